@@ -1,0 +1,113 @@
+/**
+ * Errors with stable codes. Callers match on `code`, never on the message or the class:
+ * errors that cross the thread boundary lose their class. The table of codes is in
+ * README.md ("Error codes") and test/unit/errors.test.ts checks both stay in step.
+ */
+
+export const ErrorCode = {
+  /** An option is missing, of the wrong type or out of range; the message names it. */
+  INVALID_OPTION: 'WAL_INVALID_OPTION',
+  /** The log was closed (or is closing); nothing more can be appended. */
+  CLOSED: 'WAL_CLOSED',
+  /** Another open log (in this process or another) holds the directory. */
+  LOCKED: 'WAL_LOCKED',
+  /** The encoded entry is larger than `maxEntryBytes`. The log stays healthy. */
+  ENTRY_TOO_LARGE: 'WAL_ENTRY_TOO_LARGE',
+  /** msgpack could not encode the value (circular, too-large BigInt...). The log stays healthy. */
+  ENCODE_FAILED: 'WAL_ENCODE_FAILED',
+  /** More than `maxPendingBytes` of encoded entries wait for ring space. The log stays healthy. */
+  BACKPRESSURE: 'WAL_BACKPRESSURE',
+  /** fdatasync failed. Sticky: the log refuses everything until reopened. */
+  FSYNC_FAILED: 'WAL_FSYNC_FAILED',
+  /** The file system is full (ENOSPC/EDQUOT). Sticky until reopened. */
+  NO_SPACE: 'WAL_NO_SPACE',
+  /** Any other I/O failure in the writer. Sticky until reopened. */
+  IO_ERROR: 'WAL_IO_ERROR',
+  /** The writer thread died. Sticky until reopened. */
+  WRITER_CRASHED: 'WAL_WRITER_CRASHED',
+  /** A segment file is damaged beyond what the recovery mode tolerates. */
+  CORRUPT: 'WAL_CORRUPT',
+  /** `flushSync()` gave up after its time bound with entries still not durable. */
+  FLUSH_TIMEOUT: 'WAL_FLUSH_TIMEOUT',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface WalErrorDetails {
+  /** The failing syscall's errno code (`EIO`, `ENOSPC`...), when there is one. */
+  errno?: string;
+  syscall?: string;
+  path?: string;
+  /** Byte offset in `path`, for corruption. */
+  offset?: number;
+}
+
+export class WalError extends Error {
+  readonly code: ErrorCode;
+  readonly errno?: string;
+  readonly syscall?: string;
+  readonly path?: string;
+  readonly offset?: number;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details: WalErrorDetails = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'WalError';
+    this.code = code;
+    if (details.errno !== undefined) this.errno = details.errno;
+    if (details.syscall !== undefined) this.syscall = details.syscall;
+    if (details.path !== undefined) this.path = details.path;
+    if (details.offset !== undefined) this.offset = details.offset;
+  }
+}
+
+/** The plain-object form an error takes through shared memory or a message port. */
+export interface WireError extends WalErrorDetails {
+  code: ErrorCode;
+  message: string;
+}
+
+export function toWire(error: WalError): WireError {
+  const wire: WireError = { code: error.code, message: error.message };
+  if (error.errno !== undefined) wire.errno = error.errno;
+  if (error.syscall !== undefined) wire.syscall = error.syscall;
+  if (error.path !== undefined) wire.path = error.path;
+  if (error.offset !== undefined) wire.offset = error.offset;
+  return wire;
+}
+
+export function fromWire(wire: WireError): WalError {
+  return new WalError(wire.code, wire.message, wire);
+}
+
+/**
+ * Classifies an error thrown by a file-system call. `during` says what the writer was doing,
+ * because an fsync failure has a code of its own: the kernel may have dropped the dirty pages,
+ * so the log must never retry it (the PostgreSQL "fsyncgate" lesson).
+ */
+export function ioError(
+  cause: unknown,
+  during: 'write' | 'sync' | 'open' | 'other',
+  path?: string,
+): WalError {
+  if (cause instanceof WalError) return cause;
+  const e = cause as NodeJS.ErrnoException;
+  const errno = typeof e?.code === 'string' ? e.code : undefined;
+  const details: WalErrorDetails = { errno, syscall: e?.syscall, path: path ?? e?.path };
+  const what = e?.message ?? String(cause);
+  if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+    return new WalError(ErrorCode.NO_SPACE, `no space left for the log: ${what}`, details, { cause });
+  }
+  if (during === 'sync') {
+    return new WalError(
+      ErrorCode.FSYNC_FAILED,
+      `fdatasync failed; the log refuses all appends until reopened: ${what}`,
+      details,
+      { cause },
+    );
+  }
+  return new WalError(ErrorCode.IO_ERROR, `I/O error during ${during}: ${what}`, details, { cause });
+}

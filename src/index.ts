@@ -1,0 +1,6 @@
+/** ringwal's public API. */
+export { ErrorCode, WalError } from './errors.js';
+export type { SyncMode, WalOptions } from './options.js';
+export { type ReadOptions, readWal, type WalEntry } from './reader/read-wal.js';
+export type { TailRepair } from './recovery/open-scan.js';
+export { type OpenReport, openWal, Wal } from './wal.js';

@@ -1,0 +1,178 @@
+/**
+ * `readWal`: every entry of a log directory in LSN order, read sequentially with
+ * asynchronous I/O. It never changes a file, so it can read a directory another process is
+ * writing: the last segment is read up to its last complete, valid entry (the writer may be
+ * in the middle of the next one), and segments created meanwhile are picked up.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { decode } from '../encoding.js';
+import { ErrorCode, WalError } from '../errors.js';
+import { DEFAULTS } from '../options.js';
+import { parseSegmentName, type SegmentFile } from '../segment/naming.js';
+import { type ScanResult, scanSegment } from './segment-scanner.js';
+
+export interface ReadOptions {
+  /** First LSN to deliver. Default 1. */
+  fromLsn?: number;
+  /** Largest entry to accept; a record claiming more is corrupt. Default 64 MiB, as in openWal. */
+  maxEntryBytes?: number;
+}
+
+export interface WalEntry {
+  lsn: number;
+  /** The entry's append time, ms since the Unix epoch. */
+  ts: number;
+  value: unknown;
+}
+
+async function listSegmentsAsync(dir: string): Promise<SegmentFile[]> {
+  const out: SegmentFile[] = [];
+  for (const name of await fs.promises.readdir(dir)) {
+    const parsed = parseSegmentName(name);
+    if (parsed) out.push({ name, path: path.join(dir, name), firstLsn: parsed.firstLsn });
+  }
+  return out.sort((a, b) => a.firstLsn - b.firstLsn);
+}
+
+function checkReadOptions(options: ReadOptions): { fromLsn: number; maxEntryBytes: number } {
+  const fromLsn = options.fromLsn ?? 1;
+  if (!Number.isSafeInteger(fromLsn) || fromLsn < 1) {
+    throw new WalError(
+      ErrorCode.INVALID_OPTION,
+      `options.fromLsn must be a positive integer; got ${fromLsn}`,
+    );
+  }
+  const maxEntryBytes = options.maxEntryBytes ?? DEFAULTS.maxEntryBytes;
+  if (!Number.isSafeInteger(maxEntryBytes) || maxEntryBytes < 1) {
+    throw new WalError(
+      ErrorCode.INVALID_OPTION,
+      `options.maxEntryBytes must be a positive integer; got ${maxEntryBytes}`,
+    );
+  }
+  return { fromLsn, maxEntryBytes };
+}
+
+export async function* readWal(
+  dir: string,
+  options: ReadOptions = {},
+): AsyncGenerator<WalEntry, void, undefined> {
+  const { fromLsn, maxEntryBytes } = checkReadOptions(options);
+  let segments = await listSegmentsAsync(dir);
+  let nextLsn = fromLsn; // next LSN to deliver
+  let expectFirst = 0; // LSN the next segment must start with (0: any)
+  let i = segments.findLastIndex((s) => s.firstLsn <= fromLsn);
+  if (i < 0) i = 0;
+  let rescanned = false;
+  while (i < segments.length) {
+    const segment = segments[i];
+    if (expectFirst !== 0 && segment.firstLsn !== expectFirst) {
+      throw new WalError(
+        ErrorCode.CORRUPT,
+        `${segment.path}: the log has a gap; expected a segment starting at LSN ${expectFirst}`,
+        { path: segment.path, offset: 0 },
+      );
+    }
+    let result: ScanResult;
+    try {
+      const batches = scanFile(segment.path, maxEntryBytes, nextLsn);
+      while (true) {
+        const step = await batches.next();
+        if (step.done) {
+          result = step.value;
+          break;
+        }
+        for (const entry of step.value) {
+          yield entry;
+          nextLsn = entry.lsn + 1;
+        }
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      throw new WalError(ErrorCode.CORRUPT, `${segment.path} disappeared while being read`, {
+        path: segment.path,
+      });
+    }
+    if (result.stop === 'bad-header') {
+      throw new WalError(ErrorCode.CORRUPT, `${segment.path}: bad segment header: ${result.reason}`, {
+        path: segment.path,
+        offset: 0,
+      });
+    }
+    if (result.header!.firstLsn !== segment.firstLsn) {
+      throw new WalError(
+        ErrorCode.CORRUPT,
+        `${segment.path}: the header's first LSN does not match the name`,
+        {
+          path: segment.path,
+          offset: 8,
+        },
+      );
+    }
+    if (i === segments.length - 1) segments = await listSegmentsAsync(dir);
+    const isLast = i === segments.length - 1;
+    if (result.stop !== 'eof' && !isLast) {
+      // The segment was the live tail when read and has been sealed since: read the rest once.
+      if (!rescanned) {
+        rescanned = true;
+        continue;
+      }
+      throw new WalError(
+        ErrorCode.CORRUPT,
+        `${segment.path} is corrupt at offset ${result.stopOffset}: ${result.reason ?? result.stop}`,
+        { path: segment.path, offset: result.stopOffset },
+      );
+    }
+    rescanned = false;
+    expectFirst = result.lastLsn + 1;
+    i++;
+  }
+}
+
+/** Entries are handed over in batches of this many, bounding what one read holds decoded. */
+const BATCH_ENTRIES = 1024;
+
+/** Scans one file with asynchronous reads, yielding decoded entries from `fromLsn` in batches. */
+async function* scanFile(
+  file: string,
+  maxEntryBytes: number,
+  fromLsn: number,
+): AsyncGenerator<WalEntry[], ScanResult, undefined> {
+  const handle = await fs.promises.open(file, 'r');
+  try {
+    const walk = scanSegment((await handle.stat()).size, { maxEntryBytes });
+    let batch: WalEntry[] = [];
+    let reply: Uint8Array | undefined;
+    while (true) {
+      const step = walk.next(reply);
+      if (step.done) {
+        if (batch.length > 0) yield batch;
+        return step.value;
+      }
+      reply = undefined;
+      const item = step.value;
+      if (item.kind === 'read') {
+        if (batch.length >= BATCH_ENTRIES) {
+          yield batch;
+          batch = [];
+        }
+        reply = await readAt(handle, item.position, item.length);
+      } else if (item.lsn >= fromLsn) {
+        batch.push({ lsn: item.lsn, ts: item.ts, value: decode(item.payload) });
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readAt(handle: fs.promises.FileHandle, position: number, length: number): Promise<Uint8Array> {
+  const buffer = new Uint8Array(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await handle.read(buffer, got, length - got, position + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === length ? buffer : buffer.subarray(0, got);
+}

@@ -1,0 +1,42 @@
+/**
+ * Segment file names: `wal-<first LSN, 16 digits>-<UTC creation time>.log`, for example
+ * `wal-0000000000000001-20261125-074321-123.log`. Names sort in LSN order as plain strings;
+ * the first LSN makes them unique however fast segments rotate (a segment is only started
+ * for an LSN no other segment starts with), and the time keeps them readable by a person.
+ */
+import type { FileSystem } from '../fs.js';
+
+const NAME = /^wal-(\d{16})-(\d{8})-(\d{6})-(\d{3})\.log$/;
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, '0');
+}
+
+export function segmentName(firstLsn: number, createdAtMs: number): string {
+  const d = new Date(createdAtMs);
+  const date = `${pad(d.getUTCFullYear(), 4)}${pad(d.getUTCMonth() + 1, 2)}${pad(d.getUTCDate(), 2)}`;
+  const time = `${pad(d.getUTCHours(), 2)}${pad(d.getUTCMinutes(), 2)}${pad(d.getUTCSeconds(), 2)}`;
+  return `wal-${pad(firstLsn, 16)}-${date}-${time}-${pad(d.getUTCMilliseconds(), 3)}.log`;
+}
+
+export interface SegmentFile {
+  name: string;
+  path: string;
+  /** From the name; the header is the authority and is checked against it. */
+  firstLsn: number;
+}
+
+export function parseSegmentName(name: string): { firstLsn: number } | null {
+  const m = NAME.exec(name);
+  return m ? { firstLsn: Number(m[1]) } : null;
+}
+
+/** The directory's segment files in LSN order. Other files are ignored. */
+export function listSegments(fsys: FileSystem, dir: string): SegmentFile[] {
+  const out: SegmentFile[] = [];
+  for (const name of fsys.readdirSync(dir)) {
+    const parsed = parseSegmentName(name);
+    if (parsed) out.push({ name, path: `${dir}/${name}`, firstLsn: parsed.firstLsn });
+  }
+  return out.sort((a, b) => a.firstLsn - b.firstLsn);
+}

@@ -1,0 +1,534 @@
+/**
+ * The log a user holds. The main thread's whole job per entry: encode, copy into the ring,
+ * publish, remember a promise. The writer thread does the I/O; the main thread learns of
+ * progress from two counters in shared memory (written LSN, durable LSN) and a sticky error,
+ * and settles promises in LSN order. Nothing else flows back.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { PendingAcks } from './durability.js';
+import { encode } from './encoding.js';
+import { ErrorCode, fromWire, WalError, type WireError } from './errors.js';
+import { MAX_LSN } from './format/constants.js';
+import { DirectoryLock } from './lock.js';
+import { type FilledOptions, fillOptions, type WalOptions } from './options.js';
+import type { TailRepair } from './recovery/open-scan.js';
+import {
+  COMMAND,
+  COMMAND_CLOSE,
+  createRing,
+  DURABLE_LSN,
+  ERROR_BYTES,
+  ERROR_SET,
+  ERROR_STATE,
+  NOTIFY_SEQ,
+  type RingViews,
+  ringViews,
+  SYNC_DONE,
+  SYNC_REQUEST,
+  WRITE_POS,
+  WRITTEN_LSN,
+} from './ring/layout.js';
+import { RingProducer } from './ring/producer.js';
+import { workerUrl } from './worker-path.js';
+import type { WriterConfig } from './writer/log-writer.js';
+
+/** An encoded entry waiting for ring space, with how much of it is already in the ring. */
+interface Overflow {
+  bytes: Uint8Array;
+  from: number;
+  lsn: number;
+  ts: number;
+}
+
+type WriterMessage =
+  | { type: 'ready'; lastLsn: number; repairs: TailRepair[]; segment: string | null }
+  | { type: 'open-failed'; error: WireError };
+
+export interface OpenReport {
+  /** Torn tails set aside and truncated on open. */
+  repairs: TailRepair[];
+}
+
+/** Logs open in this process, flushed by the one `exit` hook. */
+const flushOnExit = new Set<Wal>();
+let exitHookInstalled = false;
+function exitHook(): void {
+  for (const wal of flushOnExit) {
+    try {
+      wal.flushSync();
+    } catch (e) {
+      process.stderr.write(`ringwal: flush on exit failed for ${wal.dir}: ${(e as Error).message}\n`);
+    }
+  }
+}
+
+export async function openWal(dir: string, options?: WalOptions): Promise<Wal> {
+  const filled = fillOptions(options);
+  if (typeof dir !== 'string' || dir === '') {
+    throw new WalError(ErrorCode.INVALID_OPTION, 'dir must be a non-empty string');
+  }
+  const absolute = path.resolve(dir);
+  await createDirectoryDurably(absolute);
+  const lock = DirectoryLock.acquire(absolute);
+  try {
+    return await Wal.start(absolute, filled, lock);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+/** mkdir -p, then fsync each parent whose entries changed, so the directory survives a power cut. */
+async function createDirectoryDurably(dir: string): Promise<void> {
+  const created = await fs.promises.mkdir(dir, { recursive: true });
+  if (created === undefined) return;
+  let child = dir;
+  while (child.length >= created.length) {
+    const parent = path.dirname(child);
+    const handle = await fs.promises.open(parent, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (parent === child) break;
+    child = parent;
+  }
+}
+
+export class Wal {
+  /** Absolute path of the log's directory. */
+  readonly dir: string;
+  readonly options: Readonly<FilledOptions>;
+  readonly openReport: OpenReport;
+
+  private readonly ring: RingViews;
+  private readonly producer: RingProducer;
+  private readonly worker: Worker;
+  private readonly lock: DirectoryLock;
+  /** Which published LSN settles append promises: durable for 'always', written otherwise. */
+  private readonly ackSlot: number;
+
+  private nextLsn: number;
+  private ackedSeen: number;
+  private durableSeen: number;
+  private readonly acks = new PendingAcks();
+  private readonly syncs = new PendingAcks();
+  private overflow: Overflow[] = [];
+  private overflowHead = 0;
+  private overflowBytes = 0;
+  private syncRequested: number;
+
+  private wakeArmed = false;
+  private workerRefed = true;
+  private failure: WalError | null = null;
+  private closing: Promise<void> | null = null;
+  private workerExited: Promise<void>;
+
+  // One executor for every append promise: it parks the resolvers here, saving a closure
+  // allocation per entry.
+  private parkedResolve: (lsn: number) => void = noop;
+  private parkedReject: (e: unknown) => void = noop;
+  private readonly park = (resolve: (lsn: number) => void, reject: (e: unknown) => void): void => {
+    this.parkedResolve = resolve;
+    this.parkedReject = reject;
+  };
+
+  private constructor(
+    dir: string,
+    options: FilledOptions,
+    lock: DirectoryLock,
+    sab: SharedArrayBuffer,
+    worker: Worker,
+    ready: Extract<WriterMessage, { type: 'ready' }>,
+    workerExited: Promise<void>,
+  ) {
+    this.dir = dir;
+    this.options = Object.freeze({ ...options });
+    this.lock = lock;
+    this.ring = ringViews(sab);
+    this.producer = new RingProducer(sab);
+    this.worker = worker;
+    this.workerExited = workerExited;
+    this.ackSlot = options.sync === 'always' ? DURABLE_LSN : WRITTEN_LSN;
+    this.nextLsn = ready.lastLsn + 1;
+    this.ackedSeen = ready.lastLsn;
+    this.durableSeen = ready.lastLsn;
+    this.syncRequested = Atomics.load(this.ring.control, SYNC_REQUEST);
+    this.openReport = { repairs: ready.repairs };
+    worker.on('error', (e) => this.fail(crashed(`the writer thread failed: ${e.message}`)));
+    worker.unref();
+    this.workerRefed = false;
+    if (options.flushOnExit) {
+      flushOnExit.add(this);
+      if (!exitHookInstalled) {
+        process.on('exit', exitHook);
+        exitHookInstalled = true;
+      }
+    }
+  }
+
+  /** @internal Use `openWal`. */
+  static async start(dir: string, options: FilledOptions, lock: DirectoryLock): Promise<Wal> {
+    const sab = createRing(options.ringBytes);
+    const config: WriterConfig = {
+      dir,
+      sync: options.sync,
+      syncIntervalMs: options.syncIntervalMs,
+      segmentBytes: options.segmentBytes,
+      maxEntryBytes: options.maxEntryBytes,
+      maxBatchBytes: Math.min(options.ringBytes / 2, 8 * 1024 * 1024),
+      idleWaitMs: 1000,
+    };
+    const worker = new Worker(workerUrl('writer'), { workerData: { sab, config }, name: 'ringwal-writer' });
+    let wal: Wal | null = null;
+    const exited = new Promise<void>((resolve) => {
+      worker.once('exit', (code) => {
+        wal?.onWorkerExit(code);
+        resolve();
+      });
+    });
+    const message = await new Promise<WriterMessage>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      exited.then(() => reject(crashed('the writer thread exited while opening the log')));
+    }).catch((e: unknown) => {
+      throw e instanceof WalError ? e : crashed(`the writer thread failed to start: ${(e as Error).message}`);
+    });
+    if (message.type === 'open-failed') {
+      await exited;
+      throw fromWire(message.error);
+    }
+    wal = new Wal(dir, options, lock, sab, worker, message, exited);
+    return wal;
+  }
+
+  /** LSN of the last entry appended (acknowledged or not); 0 for an empty log. */
+  get lastLsn(): number {
+    return this.nextLsn - 1;
+  }
+
+  /** Highest LSN fdatasync'd: it survives a power cut. */
+  get durableLsn(): number {
+    return Number(Atomics.load(this.ring.lsns, DURABLE_LSN));
+  }
+
+  /** Highest LSN written to the OS: it survives a crash of this process. */
+  get writtenLsn(): number {
+    return Number(Atomics.load(this.ring.lsns, WRITTEN_LSN));
+  }
+
+  /** The sticky error, once the log has failed; it is what every call now rejects with. */
+  get error(): WalError | null {
+    return this.failure;
+  }
+
+  /**
+   * Appends `value` and resolves with its LSN once acknowledged: fdatasync'd with
+   * `sync: 'always'` (the default), written to the OS with 'interval' or 'none'.
+   */
+  append(value: unknown): Promise<number> {
+    let lsn: number;
+    try {
+      lsn = this.enqueue(value);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const promise = new Promise<number>(this.park);
+    this.acks.add(lsn, this.parkedResolve, this.parkedReject);
+    if (!this.wakeArmed) this.armWake();
+    return promise;
+  }
+
+  /** Appends a `{ op: 'set', key, value, ts }` entry. */
+  set(key: string, value: unknown): Promise<number> {
+    if (typeof key !== 'string') return Promise.reject(invalidKey(key));
+    return this.append({ op: 'set', key, value, ts: Date.now() });
+  }
+
+  /** Appends a `{ op: 'delete', key, ts }` entry. */
+  delete(key: string): Promise<number> {
+    if (typeof key !== 'string') return Promise.reject(invalidKey(key));
+    return this.append({ op: 'delete', key, ts: Date.now() });
+  }
+
+  /**
+   * The fast path: appends `value` and returns its LSN at once, with no promise. Throws a
+   * `WalError` for bad input or a failed log. Await `waitFor(lsn)` for the acknowledgement;
+   * one promise can then cover a whole burst of entries.
+   */
+  appendNoWait(value: unknown): number {
+    const lsn = this.enqueue(value);
+    // Entries waiting for ring space need the wake-ups that move them in.
+    if (!this.wakeArmed && this.overflowHead < this.overflow.length) this.armWake();
+    return lsn;
+  }
+
+  /** Resolves with `lsn` once every entry up to it is acknowledged (same guarantee as `append`). */
+  waitFor(lsn: number): Promise<number> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (!Number.isInteger(lsn) || lsn < 0 || lsn > this.lastLsn) {
+      return Promise.reject(
+        new WalError(
+          ErrorCode.INVALID_OPTION,
+          `waitFor: lsn must be an integer from 0 to lastLsn (${this.lastLsn}); got ${lsn}`,
+        ),
+      );
+    }
+    if (lsn <= this.ackedSeen) return Promise.resolve(lsn);
+    const promise = new Promise<number>(this.park);
+    this.acks.add(lsn, this.parkedResolve, this.parkedReject);
+    this.armWake();
+    return promise;
+  }
+
+  /** Resolves once everything appended before the call is fdatasync'd, in every sync mode. */
+  sync(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const target = this.lastLsn;
+    if (this.durableSeen >= target) return Promise.resolve();
+    const promise = new Promise<number>(this.park);
+    this.syncs.add(target, this.parkedResolve, this.parkedReject);
+    this.requestSyncIfIdle(target);
+    this.armWake();
+    return promise.then(noop);
+  }
+
+  /**
+   * Blocks until everything appended so far is fdatasync'd, or `flushTimeoutMs` passes
+   * (then throws WAL_FLUSH_TIMEOUT). For `exit` handlers and other places that cannot wait
+   * for a promise; installed on `process.on('exit')` unless `flushOnExit: false`.
+   */
+  flushSync(): void {
+    if (this.failure) throw this.failure;
+    const target = this.lastLsn;
+    const deadline = Date.now() + this.options.flushTimeoutMs;
+    const control = this.ring.control;
+    while (true) {
+      this.poll();
+      if (this.failure) throw this.failure;
+      if (this.durableSeen >= target) return;
+      if (this.exitedCode !== null) throw crashed('the writer thread is not running');
+      this.requestSyncIfIdle(target);
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        throw new WalError(
+          ErrorCode.FLUSH_TIMEOUT,
+          `flushSync: entries up to LSN ${target} were not durable after ${this.options.flushTimeoutMs} ms (durable: ${this.durableSeen})`,
+        );
+      }
+      const seq = Atomics.load(control, NOTIFY_SEQ);
+      this.poll();
+      if (this.failure || this.durableSeen >= target) continue;
+      Atomics.wait(control, NOTIFY_SEQ, seq, Math.min(remaining, 100));
+    }
+  }
+
+  /** Drains and syncs everything appended, stops the writer and releases the directory. */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    try {
+      if (!this.failure) await this.sync();
+    } catch {
+      // The sticky error is reported below, once the thread is stopped.
+    }
+    Atomics.or(this.ring.control, COMMAND, COMMAND_CLOSE);
+    Atomics.notify(this.ring.control, WRITE_POS);
+    this.worker.ref();
+    await this.workerExited;
+    flushOnExit.delete(this);
+    this.lock.release();
+    this.poll();
+    if (this.failure && this.failure.code !== ErrorCode.CLOSED) throw this.failure;
+    this.fail(new WalError(ErrorCode.CLOSED, 'the log is closed'));
+  }
+
+  // ---- the hot path ----
+
+  /** Encodes, assigns the next LSN and puts the entry in the ring (or the overflow queue). */
+  private enqueue(value: unknown): number {
+    if (this.closing) throw new WalError(ErrorCode.CLOSED, 'the log is closed');
+    if (this.failure) throw this.failure;
+    const bytes = encode(value);
+    const length = bytes.length;
+    if (length > this.options.maxEntryBytes) {
+      throw new WalError(
+        ErrorCode.ENTRY_TOO_LARGE,
+        `the entry encodes to ${length} bytes, over maxEntryBytes (${this.options.maxEntryBytes})`,
+      );
+    }
+    const lsn = this.nextLsn;
+    if (lsn > MAX_LSN) throw new WalError(ErrorCode.IO_ERROR, 'the log has used every LSN');
+    const ts = Date.now();
+    let from = 0;
+    if (this.overflowHead === this.overflow.length) from = this.producer.write(bytes, 0, lsn, ts);
+    if (from < length) {
+      if (this.overflowBytes + length - from > this.options.maxPendingBytes) {
+        // Only whole entries are refused; a partly written one is impossible here, as the
+        // ring takes fragments only when nothing waits before them.
+        if (from > 0) this.queueOverflow(bytes, from, lsn, ts);
+        else
+          throw new WalError(
+            ErrorCode.BACKPRESSURE,
+            `more than maxPendingBytes (${this.options.maxPendingBytes}) wait for the writer; await earlier appends`,
+          );
+      } else {
+        this.queueOverflow(bytes, from, lsn, ts);
+      }
+    }
+    this.nextLsn = lsn + 1;
+    this.producer.publish();
+    return lsn;
+  }
+
+  private queueOverflow(bytes: Uint8Array, from: number, lsn: number, ts: number): void {
+    // msgpackr's result views its reused buffer: keep a copy of what the ring did not take.
+    const rest = bytes.slice(from);
+    this.overflow.push({ bytes: rest, from: 0, lsn, ts });
+    this.overflowBytes += rest.length;
+  }
+
+  // ---- progress from the writer ----
+
+  /** Waits (without blocking) for the writer's next notification, keeping the process alive meanwhile. */
+  private armWake(): void {
+    if (this.wakeArmed || this.failure) return;
+    const control = this.ring.control;
+    const seq = Atomics.load(control, NOTIFY_SEQ);
+    this.poll();
+    if (!this.hasPending()) {
+      this.idle();
+      return;
+    }
+    this.wakeArmed = true;
+    // Atomics.waitAsync does not keep the event loop alive (nodejs/node#44729): the worker does.
+    if (!this.workerRefed) {
+      this.worker.ref();
+      this.workerRefed = true;
+    }
+    const wait = Atomics.waitAsync(control, NOTIFY_SEQ, seq);
+    if (wait.async) wait.value.then(this.onWake);
+    else queueMicrotask(this.onWake);
+  }
+
+  private readonly onWake = (): void => {
+    this.wakeArmed = false;
+    this.armWake();
+  };
+
+  private hasPending(): boolean {
+    return this.acks.size > 0 || this.syncs.size > 0 || this.overflowHead < this.overflow.length;
+  }
+
+  private idle(): void {
+    if (this.workerRefed && !this.closing) {
+      this.worker.unref();
+      this.workerRefed = false;
+    }
+  }
+
+  /** Reads the writer's progress and settles what it allows; moves waiting entries into the ring. */
+  private poll(): void {
+    if (this.failure) return;
+    const control = this.ring.control;
+    if (Atomics.load(control, ERROR_STATE) === ERROR_SET) {
+      this.fail(this.readWriterError());
+      return;
+    }
+    const acked = Number(Atomics.load(this.ring.lsns, this.ackSlot));
+    if (acked > this.ackedSeen) {
+      this.ackedSeen = acked;
+      this.acks.resolveUpTo(acked);
+    }
+    const durable = this.ackSlot === DURABLE_LSN ? acked : Number(Atomics.load(this.ring.lsns, DURABLE_LSN));
+    if (durable > this.durableSeen) {
+      this.durableSeen = durable;
+      this.syncs.resolveUpTo(durable);
+    }
+    if (this.overflowHead < this.overflow.length) this.drainOverflow();
+    if (this.syncs.size > 0) this.requestSyncIfIdle(this.syncs.lowest);
+  }
+
+  private drainOverflow(): void {
+    const queue = this.overflow;
+    let head = this.overflowHead;
+    let moved = false;
+    while (head < queue.length) {
+      const entry = queue[head];
+      const from = this.producer.write(entry.bytes, entry.from, entry.lsn, entry.ts);
+      if (from > entry.from) moved = true;
+      this.overflowBytes -= from - entry.from;
+      entry.from = from;
+      if (from < entry.bytes.length) break;
+      head++;
+    }
+    if (head === queue.length) {
+      this.overflow = [];
+      head = 0;
+    }
+    this.overflowHead = head;
+    if (moved) this.producer.publish();
+  }
+
+  /**
+   * Asks the writer for an fdatasync covering everything in the ring, unless `target` is
+   * already durable or a request is still in flight (its answer triggers the next poll).
+   */
+  private requestSyncIfIdle(target: number): void {
+    if (this.durableSeen >= target) return;
+    if (this.overflowHead < this.overflow.length) return; // ask once all of it is in the ring
+    if (Atomics.load(this.ring.control, SYNC_DONE) !== this.syncRequested) return;
+    this.syncRequested = (this.syncRequested + 1) | 0;
+    Atomics.store(this.ring.control, SYNC_REQUEST, this.syncRequested);
+    Atomics.notify(this.ring.control, WRITE_POS);
+  }
+
+  private exitedCode: number | null = null;
+
+  private onWorkerExit(code: number): void {
+    this.exitedCode = code;
+    this.poll();
+    if (!this.closing) this.fail(crashed(`the writer thread exited unexpectedly (code ${code})`));
+  }
+
+  private readWriterError(): WalError {
+    const length = Atomics.load(this.ring.control, ERROR_BYTES);
+    try {
+      const text = new TextDecoder().decode(this.ring.errorArea.slice(0, length));
+      return fromWire(JSON.parse(text) as WireError);
+    } catch {
+      return new WalError(ErrorCode.IO_ERROR, 'the writer failed (its error could not be read)');
+    }
+  }
+
+  /** The one failure path: makes the error sticky and rejects everything pending with it. */
+  private fail(error: WalError): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.overflow = [];
+    this.overflowHead = 0;
+    this.overflowBytes = 0;
+    this.acks.rejectAll(error);
+    this.syncs.rejectAll(error);
+    if (!this.closing) {
+      this.idle();
+      flushOnExit.delete(this);
+    }
+  }
+}
+
+function noop(): void {}
+
+function crashed(message: string): WalError {
+  return new WalError(ErrorCode.WRITER_CRASHED, message);
+}
+
+function invalidKey(key: unknown): WalError {
+  return new WalError(ErrorCode.INVALID_OPTION, `key must be a string; got ${typeof key}`);
+}

@@ -1,0 +1,299 @@
+/**
+ * The writer's logic: the group-commit loop over the ring and the segment files. A plain
+ * class over the file-system seam, so tests drive it in-process with a failing file system;
+ * workers/writer.ts runs it on its own thread.
+ *
+ * One turn of the loop (`step`): take everything published since the last turn (that is the
+ * group commit: whatever arrived during the previous fdatasync), fill in the CRCs, one
+ * `writev` of views on the ring, `fdatasync`, publish the durable LSN. Commands from the main
+ * thread (sync, close) arrive through shared words, because a thread blocked in
+ * `Atomics.wait` does not read its message port.
+ */
+
+import { ioError, toWire, type WalError } from '../errors.js';
+import { SEGMENT_HEADER_BYTES } from '../format/constants.js';
+import { encodeSegmentHeader } from '../format/segment-header.js';
+import { type FileSystem, syncDirectory, writeFully } from '../fs.js';
+import type { SyncMode } from '../options.js';
+import { type OpenState, recoverOnOpen } from '../recovery/open-scan.js';
+import { RingConsumer } from '../ring/consumer.js';
+import {
+  COMMAND,
+  COMMAND_CLOSE,
+  DURABLE_LSN,
+  ERROR_AREA_BYTES,
+  ERROR_BYTES,
+  ERROR_SET,
+  ERROR_STATE,
+  NOTIFY_SEQ,
+  type RingViews,
+  ringViews,
+  SYNC_DONE,
+  SYNC_REQUEST,
+  WRITE_POS,
+  WRITER_RUNNING,
+  WRITER_SLEEPING,
+  WRITER_STATE,
+  WRITER_STOPPED,
+  WRITTEN_LSN,
+} from '../ring/layout.js';
+import { segmentName } from '../segment/naming.js';
+
+export interface WriterConfig {
+  dir: string;
+  sync: SyncMode;
+  syncIntervalMs: number;
+  segmentBytes: number;
+  maxEntryBytes: number;
+  /** A batch is cut after about this many bytes so one writev + fdatasync stays bounded. */
+  maxBatchBytes: number;
+  /** Longest sleep when idle; bounds how late the loop notices anything time-based. */
+  idleWaitMs: number;
+}
+
+interface OpenSegment {
+  fd: number;
+  path: string;
+  firstLsn: number;
+  /** Where the next record goes. */
+  offset: number;
+}
+
+export class LogWriter {
+  private readonly ring: RingViews;
+  private readonly consumer: RingConsumer;
+  private segment: OpenSegment | null = null;
+  /** Last LSN written to the OS / fdatasync'd. */
+  private writtenLsn = 0;
+  private durableLsn = 0;
+  private unsynced = false;
+  private lastSyncMs = 0;
+  /** The SYNC_REQUEST being served, and the ring position it must cover. */
+  private syncServing = 0;
+  private syncTarget = 0;
+  private syncDone = 0;
+  private failed: WalError | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly fsys: FileSystem,
+    sab: SharedArrayBuffer,
+    private readonly config: WriterConfig,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.ring = ringViews(sab);
+    this.consumer = new RingConsumer(sab);
+    this.syncDone = Atomics.load(this.ring.control, SYNC_DONE);
+    this.syncServing = this.syncDone;
+  }
+
+  /** Recovers the directory and opens (or creates) the segment appends continue in. */
+  open(): OpenState {
+    const state = recoverOnOpen(this.fsys, this.config.dir, this.config.maxEntryBytes);
+    this.writtenLsn = this.durableLsn = state.lastLsn;
+    this.publishLsns();
+    if (state.tail) {
+      const fd = this.fsys.openSync(state.tail.path, 'r+');
+      this.segment = {
+        fd,
+        path: state.tail.path,
+        firstLsn: state.tail.firstLsn,
+        offset: state.tail.validEnd,
+      };
+    } else {
+      this.segment = this.createSegment(state.lastLsn + 1);
+    }
+    this.lastSyncMs = this.now();
+    return state;
+  }
+
+  get segmentPath(): string | null {
+    return this.segment?.path ?? null;
+  }
+
+  /**
+   * One turn of the loop; returns false once the writer has stopped (closed). Blocks up to
+   * `waitMs` when there is nothing to do.
+   */
+  step(waitMs = this.config.idleWaitMs): boolean {
+    if (this.stopped) return false;
+    const control = this.ring.control;
+    const command = Atomics.load(control, COMMAND);
+    if (this.failed) {
+      // Poisoned: acknowledge nothing, wait for close.
+      if (command & COMMAND_CLOSE) return this.stop();
+      Atomics.wait(control, WRITE_POS, Atomics.load(control, WRITE_POS), waitMs);
+      return true;
+    }
+    const syncRequest = Atomics.load(control, SYNC_REQUEST);
+    if (syncRequest !== this.syncServing) {
+      this.syncServing = syncRequest;
+      this.syncTarget = this.consumer.published();
+    }
+    const closing = (command & COMMAND_CLOSE) !== 0;
+    if (!this.consumer.hasData() && this.syncServing === this.syncDone && !closing) {
+      if (!this.intervalSyncDue()) this.sleep(waitMs);
+      else this.guard(() => this.syncAndPublish());
+      return true;
+    }
+    this.guard(() => this.writeBatch());
+    if (this.failed) return true;
+    if (closing && !this.consumer.hasData()) return this.stop();
+    return true;
+  }
+
+  /** Runs the loop until closed. */
+  run(): void {
+    while (this.step()) {
+      // The loop body is `step`.
+    }
+  }
+
+  private writeBatch(): void {
+    const seg = this.segment!;
+    const batch = this.consumer.collect(this.config.maxBatchBytes);
+    this.phase = 'write';
+    if (batch.bytes > 0) {
+      writeFully(this.fsys, seg.fd, batch.views, seg.offset, batch.bytes);
+      seg.offset += batch.bytes;
+      this.consumer.release(batch.end);
+      if (batch.lastLsn > 0) this.writtenLsn = batch.lastLsn;
+      this.unsynced = true;
+    }
+    const serveSync = this.syncServing !== this.syncDone && this.reached(this.syncTarget);
+    const command = Atomics.load(this.ring.control, COMMAND);
+    if (this.config.sync === 'always' || serveSync || this.intervalSyncDue() || command & COMMAND_CLOSE) {
+      this.syncAndPublish();
+    } else {
+      this.publishLsns();
+      this.notifyMain();
+    }
+    if (batch.endsOnEntry && seg.offset >= this.config.segmentBytes) this.rotate();
+  }
+
+  /** fdatasync the open segment (if anything is unsynced), answer a served sync request, publish. */
+  private syncAndPublish(): void {
+    if (this.unsynced) {
+      this.phase = 'sync';
+      this.fsys.fdatasyncSync(this.segment!.fd);
+      this.unsynced = false;
+    }
+    this.lastSyncMs = this.now();
+    this.durableLsn = this.writtenLsn;
+    if (this.syncServing !== this.syncDone && this.reached(this.syncTarget)) {
+      this.syncDone = this.syncServing;
+      Atomics.store(this.ring.control, SYNC_DONE, this.syncDone);
+    }
+    this.publishLsns();
+    this.notifyMain();
+  }
+
+  /**
+   * Starts a new segment at the next entry. The old one is fdatasync'd first (so only the
+   * last segment can ever hold a torn tail), the new one's header and directory entry are
+   * durable before any record in it is written.
+   */
+  private rotate(): void {
+    const old = this.segment!;
+    if (this.unsynced) this.syncAndPublish();
+    this.segment = this.createSegment(this.writtenLsn + 1);
+    this.fsys.closeSync(old.fd);
+  }
+
+  private createSegment(firstLsn: number): OpenSegment {
+    this.phase = 'open';
+    const createdAtMs = this.now();
+    const path = `${this.config.dir}/${segmentName(firstLsn, createdAtMs)}`;
+    const fd = this.fsys.openSync(path, 'wx');
+    const header = encodeSegmentHeader({ firstLsn, createdAtMs });
+    writeFully(this.fsys, fd, [header], 0, header.length);
+    this.fsys.fdatasyncSync(fd);
+    syncDirectory(this.fsys, this.config.dir);
+    return { fd, path, firstLsn, offset: SEGMENT_HEADER_BYTES };
+  }
+
+  /** What the I/O in progress is, so a failure is classified right (an fsync failure has its own code). */
+  private phase: 'write' | 'sync' | 'open' = 'write';
+
+  /** Runs an I/O step; any failure poisons the writer for good (until the log is reopened). */
+  private guard(work: () => void): void {
+    try {
+      work();
+    } catch (cause) {
+      this.fail(ioError(cause, this.phase));
+    }
+  }
+
+  private intervalSyncDue(): boolean {
+    return (
+      this.config.sync === 'interval' &&
+      this.unsynced &&
+      this.now() - this.lastSyncMs >= this.config.syncIntervalMs
+    );
+  }
+
+  /** Whether everything up to ring position `target` has been collected. */
+  private reached(target: number): boolean {
+    return this.consumer.collectedUpTo(target);
+  }
+
+  private sleep(waitMs: number): void {
+    const control = this.ring.control;
+    if (this.config.sync === 'interval' && this.unsynced) {
+      waitMs = Math.max(0, Math.min(waitMs, this.lastSyncMs + this.config.syncIntervalMs - this.now()));
+    }
+    const seen = Atomics.load(control, WRITE_POS);
+    Atomics.store(control, WRITER_STATE, WRITER_SLEEPING);
+    // Re-check after announcing sleep: a producer that published before seeing SLEEPING did
+    // not notify, and Atomics.wait returns at once if WRITE_POS moved since `seen`.
+    if (
+      Atomics.load(control, SYNC_REQUEST) === this.syncServing &&
+      (Atomics.load(control, COMMAND) & COMMAND_CLOSE) === 0
+    ) {
+      Atomics.wait(control, WRITE_POS, seen, waitMs);
+    }
+    Atomics.store(control, WRITER_STATE, WRITER_RUNNING);
+  }
+
+  private publishLsns(): void {
+    Atomics.store(this.ring.lsns, WRITTEN_LSN, BigInt(this.writtenLsn));
+    Atomics.store(this.ring.lsns, DURABLE_LSN, BigInt(this.durableLsn));
+  }
+
+  private notifyMain(): void {
+    Atomics.add(this.ring.control, NOTIFY_SEQ, 1);
+    Atomics.notify(this.ring.control, NOTIFY_SEQ);
+  }
+
+  /** Records the sticky error where the main thread reads it, and stops acknowledging. */
+  private fail(error: WalError): void {
+    this.failed = error;
+    const wire = toWire(error);
+    let json = new TextEncoder().encode(JSON.stringify(wire));
+    while (json.length > ERROR_AREA_BYTES) {
+      wire.message = wire.message.slice(0, wire.message.length >> 1);
+      wire.path = wire.path?.slice(-200);
+      json = new TextEncoder().encode(JSON.stringify(wire));
+    }
+    this.ring.errorArea.set(json);
+    Atomics.store(this.ring.control, ERROR_BYTES, json.length);
+    Atomics.store(this.ring.control, ERROR_STATE, ERROR_SET);
+    this.notifyMain();
+  }
+
+  private stop(): boolean {
+    if (this.segment) {
+      if (this.unsynced && !this.failed) this.guard(() => this.syncAndPublish());
+      try {
+        this.fsys.closeSync(this.segment.fd);
+      } catch {
+        // Closing after a failure: the error that matters is already recorded.
+      }
+      this.segment = null;
+    }
+    this.stopped = true;
+    Atomics.store(this.ring.control, WRITER_STATE, WRITER_STOPPED);
+    this.notifyMain();
+    return false;
+  }
+}

@@ -1,0 +1,46 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { openWal, readWal, type WalEntry } from '../../src/index.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
+
+let dir: string;
+afterEach(() => removeDir(dir));
+
+async function readAll(d: string, fromLsn?: number): Promise<WalEntry[]> {
+  const out: WalEntry[] = [];
+  for await (const e of readWal(d, { fromLsn })) out.push(e);
+  return out;
+}
+
+describe('append, close, reopen, read', () => {
+  it('resolves appends with gapless LSNs from 1 and reads them back', async () => {
+    dir = tempDir();
+    const wal = await openWal(dir);
+    const values = Array.from({ length: 1000 }, (_, i) => ({
+      op: 'set',
+      key: `user:${i}`,
+      value: { i },
+      ts: i,
+    }));
+    const lsns = await Promise.all(values.map((v) => wal.append(v)));
+    expect(lsns).toEqual(values.map((_, i) => i + 1));
+    expect(wal.durableLsn).toBe(1000);
+    await wal.close();
+    const entries = await readAll(dir);
+    expect(entries.map((e) => e.lsn)).toEqual(lsns);
+    expect(entries.map((e) => e.value)).toEqual(values);
+  });
+
+  it('continues the LSN sequence after reopen', async () => {
+    dir = tempDir();
+    let wal = await openWal(dir);
+    await wal.append('a');
+    await wal.append('b');
+    await wal.close();
+    wal = await openWal(dir);
+    expect(wal.lastLsn).toBe(2);
+    expect(await wal.append('c')).toBe(3);
+    await wal.close();
+    expect((await readAll(dir)).map((e) => e.value)).toEqual(['a', 'b', 'c']);
+    expect((await readAll(dir, 2)).map((e) => e.lsn)).toEqual([2, 3]);
+  });
+});
