@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { PendingAcks } from './durability.js';
+import { PendingAcks, type Resolve } from './durability.js';
 import { encode } from './encoding.js';
 import { ErrorCode, fromWire, WalError, type WireError } from './errors.js';
 import { MAX_LSN } from './format/constants.js';
@@ -40,6 +40,8 @@ interface Overflow {
   from: number;
   lsn: number;
   ts: number;
+  /** Whether `bytes` starts at the entry's beginning (false: the ring took its first fragments). */
+  first: boolean;
 }
 
 type WriterMessage =
@@ -127,13 +129,11 @@ export class Wal {
   private closing: Promise<void> | null = null;
   private workerExited: Promise<void>;
 
-  // One executor for every append promise: it parks the resolvers here, saving a closure
+  // One executor for every append promise: it parks the resolver here, saving a closure
   // allocation per entry.
-  private parkedResolve: (lsn: number) => void = noop;
-  private parkedReject: (e: unknown) => void = noop;
-  private readonly park = (resolve: (lsn: number) => void, reject: (e: unknown) => void): void => {
-    this.parkedResolve = resolve;
-    this.parkedReject = reject;
+  private parked: Resolve = noop;
+  private readonly park = (resolve: Resolve): void => {
+    this.parked = resolve;
   };
 
   private constructor(
@@ -237,7 +237,7 @@ export class Wal {
       return Promise.reject(e);
     }
     const promise = new Promise<number>(this.park);
-    this.acks.add(lsn, this.parkedResolve, this.parkedReject);
+    this.acks.add(lsn, this.parked);
     if (!this.wakeArmed) this.armWake();
     return promise;
   }
@@ -279,7 +279,7 @@ export class Wal {
     }
     if (lsn <= this.ackedSeen) return Promise.resolve(lsn);
     const promise = new Promise<number>(this.park);
-    this.acks.add(lsn, this.parkedResolve, this.parkedReject);
+    this.acks.add(lsn, this.parked);
     this.armWake();
     return promise;
   }
@@ -290,7 +290,7 @@ export class Wal {
     const target = this.lastLsn;
     if (this.durableSeen >= target) return Promise.resolve();
     const promise = new Promise<number>(this.park);
-    this.syncs.add(target, this.parkedResolve, this.parkedReject);
+    this.syncs.add(target, this.parked);
     this.requestSyncIfIdle(target);
     this.armWake();
     return promise.then(noop);
@@ -306,6 +306,7 @@ export class Wal {
     const target = this.lastLsn;
     const deadline = Date.now() + this.options.flushTimeoutMs;
     const control = this.ring.control;
+    if (this.unpublishedEntries > 0) this.publishNow();
     while (true) {
       this.poll();
       if (this.failure) throw this.failure;
@@ -355,8 +356,9 @@ export class Wal {
   private enqueue(value: unknown): number {
     if (this.closing) throw new WalError(ErrorCode.CLOSED, 'the log is closed');
     if (this.failure) throw this.failure;
-    const bytes = encode(value);
-    const length = bytes.length;
+    const encoded = encode(value);
+    const { start, end } = encoded;
+    const length = end - start;
     if (length > this.options.maxEntryBytes) {
       throw new WalError(
         ErrorCode.ENTRY_TOO_LARGE,
@@ -366,33 +368,49 @@ export class Wal {
     const lsn = this.nextLsn;
     if (lsn > MAX_LSN) throw new WalError(ErrorCode.IO_ERROR, 'the log has used every LSN');
     const ts = Date.now();
-    let from = 0;
-    if (this.overflowHead === this.overflow.length) from = this.producer.write(bytes, 0, lsn, ts);
-    if (from < length) {
-      if (this.overflowBytes + length - from > this.options.maxPendingBytes) {
-        // Only whole entries are refused; a partly written one is impossible here, as the
-        // ring takes fragments only when nothing waits before them.
-        if (from > 0) this.queueOverflow(bytes, from, lsn, ts);
-        else
-          throw new WalError(
-            ErrorCode.BACKPRESSURE,
-            `more than maxPendingBytes (${this.options.maxPendingBytes}) wait for the writer; await earlier appends`,
-          );
-      } else {
-        this.queueOverflow(bytes, from, lsn, ts);
+    let from = start;
+    if (this.overflowHead === this.overflow.length)
+      from = this.producer.write(encoded, start, end, start, lsn, ts);
+    if (from < end) {
+      // An entry the ring took part of must be queued whatever the bound: its LSN is in the ring.
+      if (from === start && this.overflowBytes + length > this.options.maxPendingBytes) {
+        throw new WalError(
+          ErrorCode.BACKPRESSURE,
+          `more than maxPendingBytes (${this.options.maxPendingBytes}) wait for the writer; await earlier appends`,
+        );
       }
+      // The encoding lives in msgpackr's reused buffer: keep a copy of what the ring did not take.
+      const rest = Uint8Array.prototype.slice.call(encoded, from, end);
+      this.overflow.push({ bytes: rest, from: 0, lsn, ts, first: from === start });
+      this.overflowBytes += rest.length;
     }
     this.nextLsn = lsn + 1;
-    this.producer.publish();
+    this.schedulePublish();
     return lsn;
   }
 
-  private queueOverflow(bytes: Uint8Array, from: number, lsn: number, ts: number): void {
-    // msgpackr's result views its reused buffer: keep a copy of what the ring did not take.
-    const rest = bytes.slice(from);
-    this.overflow.push({ bytes: rest, from: 0, lsn, ts });
-    this.overflowBytes += rest.length;
+  /**
+   * Publishes the ring position once per burst rather than per entry: the writer then sees
+   * a whole tick's appends at once and commits them in one fdatasync instead of waking for
+   * the first and syncing the rest separately. A large burst is published as it goes, so
+   * the writer drains the ring while the burst continues.
+   */
+  private schedulePublish(): void {
+    if (++this.unpublishedEntries >= 256) {
+      this.publishNow();
+    } else if (!this.publishQueued) {
+      this.publishQueued = true;
+      queueMicrotask(this.publishNow);
+    }
   }
+
+  private unpublishedEntries = 0;
+  private publishQueued = false;
+  private readonly publishNow = (): void => {
+    this.publishQueued = false;
+    this.unpublishedEntries = 0;
+    this.producer.publish();
+  };
 
   // ---- progress from the writer ----
 
@@ -461,7 +479,15 @@ export class Wal {
     let moved = false;
     while (head < queue.length) {
       const entry = queue[head];
-      const from = this.producer.write(entry.bytes, entry.from, entry.lsn, entry.ts);
+      const start = entry.first ? 0 : -1; // -1: never equal to `from`, so no FULL/FIRST type
+      const from = this.producer.write(
+        entry.bytes,
+        start,
+        entry.bytes.length,
+        entry.from,
+        entry.lsn,
+        entry.ts,
+      );
       if (from > entry.from) moved = true;
       this.overflowBytes -= from - entry.from;
       entry.from = from;
@@ -473,7 +499,7 @@ export class Wal {
       head = 0;
     }
     this.overflowHead = head;
-    if (moved) this.producer.publish();
+    if (moved) this.publishNow();
   }
 
   /**
@@ -484,6 +510,7 @@ export class Wal {
     if (this.durableSeen >= target) return;
     if (this.overflowHead < this.overflow.length) return; // ask once all of it is in the ring
     if (Atomics.load(this.ring.control, SYNC_DONE) !== this.syncRequested) return;
+    if (this.unpublishedEntries > 0) this.publishNow(); // the request covers what is published
     this.syncRequested = (this.syncRequested + 1) | 0;
     Atomics.store(this.ring.control, SYNC_REQUEST, this.syncRequested);
     Atomics.notify(this.ring.control, WRITE_POS);

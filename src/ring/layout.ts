@@ -40,7 +40,10 @@ export const COMMAND = 2;
 // Int32 indices, written by WRITER.
 /** Bytes the writer has written out and given back to the producer (mod 2^32). */
 export const READ_POS = 16;
-/** WRITER_RUNNING / WRITER_SLEEPING / WRITER_STOPPED. */
+/**
+ * WRITER_RUNNING / WRITER_SLEEPING / WRITER_STOPPED. The one slot both sides write: the
+ * producer may only compare-exchange SLEEPING to RUNNING, claiming the one notify a sleep needs.
+ */
 export const WRITER_STATE = 17;
 /** Bumped after every change to the words below; the main thread waits on it. */
 export const NOTIFY_SEQ = 18;

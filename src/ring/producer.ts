@@ -11,6 +11,7 @@ import {
   type RingViews,
   ringViews,
   WRITE_POS,
+  WRITER_RUNNING,
   WRITER_SLEEPING,
   WRITER_STATE,
 } from './layout.js';
@@ -35,22 +36,27 @@ export class RingProducer {
   }
 
   /**
-   * Writes as much of `payload[from..]` as fits now, as one FULL record or a run of
-   * fragments, and returns how far it got (`payload.length` when done). Nothing is visible
-   * to the writer until `publish()`.
+   * Writes as much of the entry `source[start, end)` as fits now, from `from` on, as one FULL
+   * record or a run of fragments, and returns how far it got (`end` when done). Nothing is
+   * visible to the writer until `publish()`.
    */
-  write(payload: Uint8Array, from: number, lsn: number, ts: number): number {
-    const total = payload.length;
+  write(source: Uint8Array, start: number, end: number, from: number, lsn: number, ts: number): number {
     const max = this.maxFragment;
     while (true) {
-      const length = Math.min(total - from, max);
-      const last = from + length === total;
+      const length = Math.min(end - from, max);
+      const last = from + length === end;
       const type =
-        from === 0 ? (last ? RecordType.FULL : RecordType.FIRST) : last ? RecordType.LAST : RecordType.MIDDLE;
+        from === start
+          ? last
+            ? RecordType.FULL
+            : RecordType.FIRST
+          : last
+            ? RecordType.LAST
+            : RecordType.MIDDLE;
       const size = recordBytes(length);
       const at = this.reserve(size);
       if (at < 0) return from;
-      this.putRecord(at, size, payload, from, length, lsn, ts, type);
+      this.putRecord(at, size, source, from, length, lsn, ts, type);
       from += length;
       if (last) return from;
     }
@@ -61,8 +67,15 @@ export class RingProducer {
     const control = this.ring.control;
     Atomics.store(control, WRITE_POS, this.writePos | 0);
     // A notify that wakes a thread costs ~6 µs; one that finds no waiter ~30 ns. The writer
-    // sets WRITER_SLEEPING before it re-checks WRITE_POS and waits, so this cannot miss it.
-    if (Atomics.load(control, WRITER_STATE) === WRITER_SLEEPING) Atomics.notify(control, WRITE_POS);
+    // sets WRITER_SLEEPING before it re-checks WRITE_POS and waits, so this cannot miss it;
+    // the compare-exchange makes sure one sleep costs one notify however often we publish.
+    if (Atomics.load(control, WRITER_STATE) === WRITER_SLEEPING) {
+      if (
+        Atomics.compareExchange(control, WRITER_STATE, WRITER_SLEEPING, WRITER_RUNNING) === WRITER_SLEEPING
+      ) {
+        Atomics.notify(control, WRITE_POS);
+      }
+    }
   }
 
   /** Whether anything written has not been published yet. */
@@ -96,7 +109,7 @@ export class RingProducer {
   private putRecord(
     at: number,
     size: number,
-    payload: Uint8Array,
+    source: Uint8Array,
     from: number,
     length: number,
     lsn: number,
@@ -113,8 +126,40 @@ export class RingProducer {
     words[w + 2] = lsnLow | 0;
     words[w + 3] = ((lsn - lsnLow) / TWO_POW_32) | (type << 16);
     doubles[(at + 16) >> 3] = ts;
-    if (from === 0 && length === payload.length) bytes.set(payload, at + RECORD_HEADER_BYTES);
-    else bytes.set(payload.subarray(from, from + length), at + RECORD_HEADER_BYTES);
+    this.copy(source, from, length, at + RECORD_HEADER_BYTES);
     this.writePos = (this.writePos + size) >>> 0;
+  }
+
+  // The last source copied word by word, and an Int32 view of its memory.
+  private sourceBuffer: ArrayBufferLike | null = null;
+  private sourceWords: Int32Array = new Int32Array(0);
+
+  /**
+   * Copies `source[from, from + length)` to the data area at `to` (8-aligned). Small
+   * payloads from the encoder's pooled buffer (large, and 8-aligned entries) are copied a
+   * word at a time: `set()` needs a view object per call, which costs more than the copy
+   * for a 100-byte entry.
+   */
+  private copy(source: Uint8Array, from: number, length: number, to: number): void {
+    const absolute = source.byteOffset + from;
+    if (length > 512 || (absolute & 3) !== 0 || source.buffer.byteLength < 4096) {
+      this.ring.bytes.set(
+        from === 0 && length === source.length ? source : source.subarray(from, from + length),
+        to,
+      );
+      return;
+    }
+    if (source.buffer !== this.sourceBuffer) {
+      this.sourceBuffer = source.buffer;
+      this.sourceWords = new Int32Array(source.buffer, 0, source.buffer.byteLength >> 2);
+    }
+    const src = this.sourceWords;
+    const dst = this.ring.words;
+    const words = length >> 2;
+    let s = absolute >> 2;
+    let d = to >> 2;
+    for (const stop = s + words; s < stop; ) dst[d++] = src[s++];
+    const bytes = this.ring.bytes;
+    for (let i = words << 2; i < length; i++) bytes[to + i] = source[from + i];
   }
 }

@@ -1,0 +1,248 @@
+/**
+ * `npm run bench`: whole-process throughput and latency of durable appends, with the
+ * baselines measured in the same run (the machine is shared and noisy; compare ratios).
+ *
+ * Workload: the standard entry (bench/entry.ts), with 1, 64 and 1024 appends in flight;
+ * each acknowledgement issues the next append. For each: entries/s, ack latency p50/p99,
+ * main-thread CPU µs per entry (from /proc/self/task/<tid>/schedstat, the main thread
+ * only) and event-loop delay p99/max. Baselines: (a) the ceiling, creating and encoding the
+ * same entries while writing nothing; (b) a minimal main-thread group commit
+ * (bench/baseline.ts); (c) a bare 4 KiB write + fdatasync, for latency.
+ *
+ *   npm run bench -- [--rounds N] [--seconds S]
+ *
+ * Each configuration runs `rounds` times, interleaved; the median round is reported.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Packr } from 'msgpackr';
+import { openWal } from '../src/index.js';
+import { MainThreadGroupCommit } from './baseline.js';
+import { standardEntry } from './entry.js';
+
+function numberArg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+const ROUNDS = numberArg('rounds', 3);
+const SECONDS = numberArg('seconds', 2);
+const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'ringwal-bench-'));
+
+/** CPU time of the main thread alone, in µs. */
+function mainThreadCpuUs(): number {
+  const stat = fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8');
+  return Number(stat.split(' ')[0]) / 1000;
+}
+
+interface Result {
+  entriesPerSec: number;
+  p50Us: number;
+  p99Us: number;
+  cpuUsPerEntry: number;
+  eldP99Ms: number;
+  eldMaxMs: number;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+/** Runs `append` with `inFlight` outstanding for about SECONDS; each ack issues the next. */
+async function closedLoop(append: (i: number) => Promise<unknown>, inFlight: number): Promise<Result> {
+  const latencies: number[] = [];
+  const eld = monitorEventLoopDelay({ resolution: 1 });
+  let issued = 0;
+  let acked = 0;
+  let stopping = false;
+  const cpu0 = mainThreadCpuUs();
+  const t0 = performance.now();
+  eld.enable();
+  await new Promise<void>((resolve, reject) => {
+    const issue = (): void => {
+      const started = performance.now();
+      append(issued++).then(() => {
+        const now = performance.now();
+        latencies.push((now - started) * 1000);
+        acked++;
+        if (!stopping && now - t0 >= SECONDS * 1000) stopping = true;
+        if (!stopping) issue();
+        else if (acked === issued) resolve();
+      }, reject);
+    };
+    for (let k = 0; k < inFlight; k++) issue();
+  });
+  eld.disable();
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = mainThreadCpuUs() - cpu0;
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    entriesPerSec: acked / seconds,
+    p50Us: percentile(sorted, 0.5),
+    p99Us: percentile(sorted, 0.99),
+    cpuUsPerEntry: cpu / acked,
+    eldP99Ms: eld.percentile(99) / 1e6,
+    eldMaxMs: eld.max / 1e6,
+  };
+}
+
+let runId = 0;
+function freshDir(): string {
+  const dir = path.join(ROOT, `run-${runId++}`);
+  fs.mkdirSync(dir);
+  return dir;
+}
+
+async function ringwal(inFlight: number): Promise<Result> {
+  const wal = await openWal(freshDir());
+  const result = await closedLoop((i) => wal.append(standardEntry(i)), inFlight);
+  await wal.close();
+  return result;
+}
+
+/** The fast path: bursts of `burst` appendNoWait calls, one waitFor per burst. */
+async function ringwalFastPath(burst: number): Promise<Result> {
+  const wal = await openWal(freshDir());
+  let i = 0;
+  const result = await closedLoop(async () => {
+    let last = 0;
+    for (let k = 0; k < burst; k++) last = wal.appendNoWait(standardEntry(i++));
+    await wal.waitFor(last);
+  }, 2);
+  await wal.close();
+  // closedLoop counted bursts; report per entry.
+  return {
+    ...result,
+    entriesPerSec: result.entriesPerSec * burst,
+    cpuUsPerEntry: result.cpuUsPerEntry / burst,
+  };
+}
+
+async function baseline(inFlight: number): Promise<Result> {
+  const fd = fs.openSync(path.join(freshDir(), 'baseline.log'), 'w');
+  const log = new MainThreadGroupCommit(fd);
+  const result = await closedLoop((i) => log.append(standardEntry(i)), inFlight);
+  fs.closeSync(fd);
+  return result;
+}
+
+/** Creating and encoding the entries, writing nothing: the most the main thread could do. */
+function ceiling(): Result {
+  const packr = new Packr({ useRecords: false });
+  const cpu0 = mainThreadCpuUs();
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < SECONDS * 1000) {
+    for (let k = 0; k < 1000; k++) packr.pack(standardEntry(n++));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    entriesPerSec: n / seconds,
+    p50Us: 0,
+    p99Us: 0,
+    cpuUsPerEntry: (mainThreadCpuUs() - cpu0) / n,
+    eldP99Ms: 0,
+    eldMaxMs: 0,
+  };
+}
+
+/** A bare 4 KiB write + fdatasync, appending to a file: the floor for 1-in-flight latency. */
+function bareWriteSync(): Result {
+  const fd = fs.openSync(path.join(freshDir(), 'bare.dat'), 'w');
+  const block = Buffer.alloc(4096, 7);
+  const latencies: number[] = [];
+  const t0 = performance.now();
+  let position = 0;
+  while (performance.now() - t0 < SECONDS * 1000) {
+    const started = performance.now();
+    fs.writeSync(fd, block, 0, block.length, position);
+    fs.fdatasyncSync(fd);
+    position += block.length;
+    latencies.push((performance.now() - started) * 1000);
+  }
+  fs.closeSync(fd);
+  const sorted = Float64Array.from(latencies).sort();
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    entriesPerSec: latencies.length / seconds,
+    p50Us: percentile(sorted, 0.5),
+    p99Us: percentile(sorted, 0.99),
+    cpuUsPerEntry: 0,
+    eldP99Ms: 0,
+    eldMaxMs: 0,
+  };
+}
+
+const CONFIGS: [string, () => Promise<Result> | Result][] = [
+  ['ceiling: create + encode', ceiling],
+  ['bare 4 KiB write + fdatasync', bareWriteSync],
+  ['baseline group commit, 1 in flight', () => baseline(1)],
+  ['ringwal append, 1 in flight', () => ringwal(1)],
+  ['baseline group commit, 64 in flight', () => baseline(64)],
+  ['ringwal append, 64 in flight', () => ringwal(64)],
+  ['baseline group commit, 1024 in flight', () => baseline(1024)],
+  ['ringwal append, 1024 in flight', () => ringwal(1024)],
+  ['ringwal appendNoWait, bursts of 1024', () => ringwalFastPath(1024)],
+];
+
+function median(results: Result[]): Result {
+  const sorted = [...results].sort((a, b) => a.entriesPerSec - b.entriesPerSec);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `ringwal bench: Node ${process.version}, ${os.cpus().length} cores, ${SECONDS} s per run, ${ROUNDS} rounds, dir ${ROOT}`,
+  );
+  const all = new Map<string, Result[]>();
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const [name, run] of CONFIGS) {
+      const result = await run();
+      if (!all.has(name)) all.set(name, []);
+      all.get(name)!.push(result);
+      process.stdout.write(
+        `  round ${round}: ${name.padEnd(40)} ${fmt(result.entriesPerSec).padStart(10)} /s\n`,
+      );
+    }
+  }
+  const med = new Map([...all].map(([name, results]) => [name, median(results)]));
+  console.log('\nmedian of rounds');
+  console.log(
+    `${'configuration'.padEnd(40)} ${'entries/s'.padStart(10)} ${'p50 µs'.padStart(9)} ${'p99 µs'.padStart(9)} ${'CPU µs/e'.padStart(9)} ${'ELD p99'.padStart(8)} ${'ELD max'.padStart(8)}`,
+  );
+  for (const [name, r] of med) {
+    console.log(
+      `${name.padEnd(40)} ${fmt(r.entriesPerSec).padStart(10)} ${fmt(r.p50Us, 1).padStart(9)} ${fmt(r.p99Us, 1).padStart(9)} ${fmt(r.cpuUsPerEntry, 2).padStart(9)} ${fmt(r.eldP99Ms, 2).padStart(8)} ${fmt(r.eldMaxMs, 2).padStart(8)}`,
+    );
+  }
+  const get = (name: string) => med.get(name)!;
+  const ring1024 = get('ringwal append, 1024 in flight').entriesPerSec;
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+  console.log('\nratios (same run)');
+  console.log(
+    `  1024 in flight: ringwal / baseline group commit = ${ratio(ring1024, get('baseline group commit, 1024 in flight').entriesPerSec)}  (goal >= 1.2x)`,
+  );
+  console.log(
+    `  1024 in flight: ringwal / create+encode ceiling = ${ratio(ring1024, get('ceiling: create + encode').entriesPerSec)}  (goal >= 0.7x)`,
+  );
+  console.log(
+    `  1 in flight: ringwal p50 / bare 4 KiB write+fdatasync p50 = ${ratio(get('ringwal append, 1 in flight').p50Us, get('bare 4 KiB write + fdatasync').p50Us)}  (goal <= 1.5x)`,
+  );
+  console.log(
+    `  64 in flight: ringwal / baseline group commit = ${ratio(get('ringwal append, 64 in flight').entriesPerSec, get('baseline group commit, 64 in flight').entriesPerSec)}`,
+  );
+  console.log(
+    `  fast path (appendNoWait + waitFor) / ringwal append at 1024 = ${ratio(get('ringwal appendNoWait, bursts of 1024').entriesPerSec, ring1024)}`,
+  );
+  fs.rmSync(ROOT, { recursive: true, force: true });
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
