@@ -41,7 +41,8 @@ export interface WalOptions {
   maxPendingBytes?: number;
   /**
    * Target size of one segment file. Default 64 MiB. A new segment starts at the first
-   * entry boundary past this size, so a segment exceeds it by at most one batch.
+   * entry boundary past this size: a segment exceeds it by at most a batch and the rest of
+   * an entry written in fragments.
    */
   segmentBytes?: number;
   /**
@@ -74,6 +75,9 @@ export const DEFAULTS: FilledOptions = {
   flushOnExit: true,
   flushTimeoutMs: 10_000,
 };
+
+/** The largest `maxEntryBytes` allowed, and what readers accept by default. */
+export const MAX_ENTRY_BYTES = 1024 ** 3;
 
 const KNOWN = new Set<string>(Object.keys(DEFAULTS));
 
@@ -112,7 +116,7 @@ export function fillOptions(options: WalOptions | undefined): FilledOptions {
   }
   const ringBytes = integerIn(options, 'ringBytes', 64 * 1024, 1024 ** 3);
   if ((ringBytes & (ringBytes - 1)) !== 0) throw invalid('ringBytes', 'a power of two', ringBytes);
-  const maxEntryBytes = integerIn(options, 'maxEntryBytes', 1, 1024 ** 3);
+  const maxEntryBytes = integerIn(options, 'maxEntryBytes', 1, MAX_ENTRY_BYTES);
   return {
     sync,
     syncIntervalMs: integerIn(options, 'syncIntervalMs', 1, 3_600_000),

@@ -5,6 +5,7 @@
  * and settles promises in LSN order. Nothing else flows back.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { PendingAcks, type Resolve } from './durability.js';
@@ -22,6 +23,7 @@ import {
   ERROR_BYTES,
   ERROR_SET,
   ERROR_STATE,
+  maxFragmentPayload,
   NOTIFY_SEQ,
   type RingViews,
   ringViews,
@@ -33,6 +35,7 @@ import {
 import { RingProducer } from './ring/producer.js';
 import { workerUrl } from './worker-path.js';
 import type { WriterConfig } from './writer/log-writer.js';
+import type { WriterData, WriterMessage } from './writer/messages.js';
 
 /** An encoded entry waiting for ring space, with how much of it is already in the ring. */
 interface Overflow {
@@ -43,10 +46,6 @@ interface Overflow {
   /** Whether `bytes` starts at the entry's beginning (false: the ring took its first fragments). */
   first: boolean;
 }
-
-type WriterMessage =
-  | { type: 'ready'; lastLsn: number; repairs: TailRepair[]; segment: string | null }
-  | { type: 'open-failed'; error: WireError };
 
 export interface OpenReport {
   /** Torn tails set aside and truncated on open. */
@@ -66,8 +65,21 @@ function exitHook(): void {
   }
 }
 
-export async function openWal(dir: string, options?: WalOptions): Promise<Wal> {
+export function openWal(dir: string, options?: WalOptions): Promise<Wal> {
+  return openWalWith(dir, options, {});
+}
+
+/** @internal `openWal` with test seams; not exported from the package. */
+export async function openWalWith(
+  dir: string,
+  options: WalOptions | undefined,
+  internals: Pick<WriterData, 'faultFs'>,
+): Promise<Wal> {
   const filled = fillOptions(options);
+  if (os.endianness() !== 'LE') {
+    // Records are written through typed arrays in the machine's byte order; the format is little-endian.
+    throw new WalError(ErrorCode.INVALID_OPTION, 'ringwal needs a little-endian machine');
+  }
   if (typeof dir !== 'string' || dir === '') {
     throw new WalError(ErrorCode.INVALID_OPTION, 'dir must be a non-empty string');
   }
@@ -75,7 +87,7 @@ export async function openWal(dir: string, options?: WalOptions): Promise<Wal> {
   await createDirectoryDurably(absolute);
   const lock = DirectoryLock.acquire(absolute);
   try {
-    return await Wal.start(absolute, filled, lock);
+    return await Wal.start(absolute, filled, lock, internals);
   } catch (e) {
     lock.release();
     throw e;
@@ -171,7 +183,12 @@ export class Wal {
   }
 
   /** @internal Use `openWal`. */
-  static async start(dir: string, options: FilledOptions, lock: DirectoryLock): Promise<Wal> {
+  static async start(
+    dir: string,
+    options: FilledOptions,
+    lock: DirectoryLock,
+    internals: Pick<WriterData, 'faultFs'> = {},
+  ): Promise<Wal> {
     const sab = createRing(options.ringBytes);
     const config: WriterConfig = {
       dir,
@@ -179,10 +196,12 @@ export class Wal {
       syncIntervalMs: options.syncIntervalMs,
       segmentBytes: options.segmentBytes,
       maxEntryBytes: options.maxEntryBytes,
+      maxRecordBytes: Math.min(maxFragmentPayload(options.ringBytes), options.maxEntryBytes),
       maxBatchBytes: Math.min(options.ringBytes / 2, 8 * 1024 * 1024),
       idleWaitMs: 1000,
     };
-    const worker = new Worker(workerUrl('writer'), { workerData: { sab, config }, name: 'ringwal-writer' });
+    const workerData: WriterData = { sab, config, ...internals };
+    const worker = new Worker(workerUrl('writer'), { workerData, name: 'ringwal-writer' });
     let wal: Wal | null = null;
     const exited = new Promise<void>((resolve) => {
       worker.once('exit', (code) => {

@@ -4,20 +4,19 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ErrorCode, ioError, toWire, WalError } from '../src/errors.js';
-import { nodeFs } from '../src/fs.js';
-import { LogWriter, type WriterConfig } from '../src/writer/log-writer.js';
+import { type FileSystem, nodeFs } from '../src/fs.js';
+import { LogWriter } from '../src/writer/log-writer.js';
+import type { WriterData, WriterMessage } from '../src/writer/messages.js';
 
-export interface WriterData {
-  sab: SharedArrayBuffer;
-  config: WriterConfig;
+const { sab, config, faultFs } = workerData as WriterData;
+let fsys: FileSystem = nodeFs;
+if (faultFs) {
+  const { wrapFs } = (await import(faultFs.module)) as {
+    wrapFs: (fs: FileSystem, plan: unknown) => FileSystem;
+  };
+  fsys = wrapFs(nodeFs, faultFs.plan);
 }
-
-export type WriterMessage =
-  | { type: 'ready'; lastLsn: number; repairs: unknown[]; segment: string | null }
-  | { type: 'open-failed'; error: ReturnType<typeof toWire> };
-
-const { sab, config } = workerData as WriterData;
-const writer = new LogWriter(nodeFs, sab, config);
+const writer = new LogWriter(fsys, sab, config);
 let ready: WriterMessage;
 try {
   const state = writer.open();
@@ -26,13 +25,10 @@ try {
   const error =
     cause instanceof WalError
       ? cause
-      : cause && (cause as NodeJS.ErrnoException).code
+      : (cause as NodeJS.ErrnoException)?.code
         ? ioError(cause, 'open')
-        : null;
-  parentPort!.postMessage({
-    type: 'open-failed',
-    error: toWire(error ?? new WalError(ErrorCode.WRITER_CRASHED, `writer failed to open: ${String(cause)}`)),
-  } satisfies WriterMessage);
+        : new WalError(ErrorCode.WRITER_CRASHED, `the writer failed to open the log: ${String(cause)}`);
+  parentPort!.postMessage({ type: 'open-failed', error: toWire(error) } satisfies WriterMessage);
   process.exit(0);
 }
 parentPort!.postMessage(ready);

@@ -10,15 +10,21 @@
 export const SEGMENT_MAGIC = 0x4c415752;
 export const FORMAT_VERSION = 1;
 
-/** Segment header: magic, version, header size, first LSN, creation time, header CRC. */
-export const SEGMENT_HEADER_BYTES = 32;
+/**
+ * Segment header: magic, version, header size, first LSN, creation time, the size bounds
+ * its writer used (so a reader never needs the writer's options, and never allocates more
+ * than they allowed), header CRC.
+ */
+export const SEGMENT_HEADER_BYTES = 40;
 export const SEG_OFF_MAGIC = 0; // u32
 export const SEG_OFF_VERSION = 4; // u16
 export const SEG_OFF_HEADER_BYTES = 6; // u16
-export const SEG_OFF_FIRST_LSN = 8; // f64, an integer <= 2^48
+export const SEG_OFF_FIRST_LSN = 8; // f64, an integer from 1 to 2^48 - 1
 export const SEG_OFF_CREATED_MS = 16; // f64, ms since the Unix epoch
-export const SEG_OFF_RESERVED = 24; // u32, zero
-export const SEG_OFF_CRC = 28; // u32, CRC32C of bytes [0, 28)
+export const SEG_OFF_MAX_RECORD = 24; // u32, largest payload one record in this segment may have
+export const SEG_OFF_MAX_ENTRY = 28; // u32, largest entry (all its fragments) in this segment
+export const SEG_OFF_RESERVED = 32; // u32, zero
+export const SEG_OFF_CRC = 36; // u32, CRC32C of bytes [0, 36)
 
 /** Record header; the payload follows it and the record is padded with zeros to RECORD_ALIGN. */
 export const RECORD_HEADER_BYTES = 24;

@@ -8,14 +8,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decode } from '../encoding.js';
 import { ErrorCode, WalError } from '../errors.js';
-import { DEFAULTS } from '../options.js';
+import { SEGMENT_HEADER_BYTES } from '../format/constants.js';
+import { MAX_ENTRY_BYTES } from '../options.js';
 import { parseSegmentName, type SegmentFile } from '../segment/naming.js';
 import { type ScanResult, scanSegment } from './segment-scanner.js';
 
 export interface ReadOptions {
   /** First LSN to deliver. Default 1. */
   fromLsn?: number;
-  /** Largest entry to accept; a record claiming more is corrupt. Default 64 MiB, as in openWal. */
+  /**
+   * Largest entry this reader accepts, on top of the bounds each segment header records.
+   * Default 1 GiB (the most `openWal` allows).
+   */
   maxEntryBytes?: number;
 }
 
@@ -43,7 +47,7 @@ function checkReadOptions(options: ReadOptions): { fromLsn: number; maxEntryByte
       `options.fromLsn must be a positive integer; got ${fromLsn}`,
     );
   }
-  const maxEntryBytes = options.maxEntryBytes ?? DEFAULTS.maxEntryBytes;
+  const maxEntryBytes = options.maxEntryBytes ?? MAX_ENTRY_BYTES;
   if (!Number.isSafeInteger(maxEntryBytes) || maxEntryBytes < 1) {
     throw new WalError(
       ErrorCode.INVALID_OPTION,
@@ -89,11 +93,26 @@ export async function* readWal(
       }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      throw new WalError(ErrorCode.CORRUPT, `${segment.path} disappeared while being read`, {
-        path: segment.path,
-      });
+      throw vanished(segment.path);
+    }
+    const wasLast = i === segments.length - 1;
+    if (wasLast) {
+      // Pick up segments created since the listing; retention may have removed older ones.
+      segments = await listSegmentsAsync(dir);
+      i = segments.findIndex((s) => s.name === segment.name);
+      if (i < 0) throw vanished(segment.path);
+    }
+    const isLast = i === segments.length - 1;
+    if (wasLast && !isLast && !rescanned) {
+      // It was the live tail while we read it and has been sealed since (the writer syncs a
+      // segment before it creates the next): read what was added meanwhile.
+      rescanned = true;
+      continue;
     }
     if (result.stop === 'bad-header') {
+      // A crash while creating the live tail leaves a header-only file that the next open
+      // sets aside; anything else is damage.
+      if (isLast && result.fileSize <= SEGMENT_HEADER_BYTES) return;
       throw new WalError(ErrorCode.CORRUPT, `${segment.path}: bad segment header: ${result.reason}`, {
         path: segment.path,
         offset: 0,
@@ -109,14 +128,7 @@ export async function* readWal(
         },
       );
     }
-    if (i === segments.length - 1) segments = await listSegmentsAsync(dir);
-    const isLast = i === segments.length - 1;
     if (result.stop !== 'eof' && !isLast) {
-      // The segment was the live tail when read and has been sealed since: read the rest once.
-      if (!rescanned) {
-        rescanned = true;
-        continue;
-      }
       throw new WalError(
         ErrorCode.CORRUPT,
         `${segment.path} is corrupt at offset ${result.stopOffset}: ${result.reason ?? result.stop}`,
@@ -127,6 +139,10 @@ export async function* readWal(
     expectFirst = result.lastLsn + 1;
     i++;
   }
+}
+
+function vanished(path: string): WalError {
+  return new WalError(ErrorCode.CORRUPT, `${path} disappeared while being read`, { path });
 }
 
 /** Entries are handed over in batches of this many, bounding what one read holds decoded. */

@@ -51,7 +51,11 @@ export interface ScanResult {
 }
 
 export interface ScanOptions {
-  /** Largest payload a record or a reassembled entry may claim. */
+  /**
+   * The reader's own cap on a record or reassembled entry, on top of the bounds the segment
+   * header records (whichever is smaller applies). Reads are also bounded by the file's size,
+   * so a corrupt length field never drives an allocation past either.
+   */
   maxEntryBytes: number;
   /** Bytes asked for per read. */
   chunkBytes?: number;
@@ -62,7 +66,6 @@ export function* scanSegment(
   options: ScanOptions,
 ): Generator<ScannedEntry | ReadRequest, ScanResult, Uint8Array | undefined> {
   const chunkBytes = options.chunkBytes ?? 1024 * 1024;
-  const maxEntryBytes = options.maxEntryBytes;
   const result: ScanResult = {
     header: null,
     validEnd: 0,
@@ -79,6 +82,8 @@ export function* scanSegment(
     return result;
   }
   result.header = header;
+  const maxRecordBytes = Math.min(header.maxRecordBytes, options.maxEntryBytes);
+  const maxEntryBytes = Math.min(header.maxEntryBytes, options.maxEntryBytes);
   result.lastLsn = header.firstLsn - 1;
   result.validEnd = SEGMENT_HEADER_BYTES;
 
@@ -101,7 +106,7 @@ export function* scanSegment(
   while (true) {
     if (pos >= fileSize) return stop(fragments ? 'incomplete' : 'eof');
     let at = pos - bufferStart;
-    let parsed = parseRecord(buffer, at, buffer.length, maxEntryBytes);
+    let parsed = parseRecord(buffer, at, buffer.length, maxRecordBytes);
     if (
       parsed.kind === 'incomplete' ||
       (parsed.kind === 'zeros' && buffer.length - at < RECORD_HEADER_BYTES)
@@ -114,7 +119,7 @@ export function* scanSegment(
         if (buffer.length < length) fileSize = pos + buffer.length; // the file shrank under us
         bufferStart = pos;
         at = 0;
-        parsed = parseRecord(buffer, 0, buffer.length, maxEntryBytes);
+        parsed = parseRecord(buffer, 0, buffer.length, maxRecordBytes);
       }
     }
     if (parsed.kind === 'incomplete') return stop('incomplete', 'file ends inside a record');

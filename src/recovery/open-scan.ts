@@ -15,9 +15,10 @@ import { RecordType, SEGMENT_HEADER_BYTES } from '../format/constants.js';
 import { parseRecord } from '../format/record.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
 import { type FileSystem, syncDirectory, writeFully } from '../fs.js';
+import { MAX_ENTRY_BYTES } from '../options.js';
 import { readAt, scanSegmentFile } from '../reader/scan-file.js';
 import type { ScanResult } from '../reader/segment-scanner.js';
-import { listSegments, type SegmentFile } from '../segment/naming.js';
+import { listSegments, parseSegmentName, type SegmentFile, TEMP_SUFFIX } from '../segment/naming.js';
 
 export interface TailRepair {
   segment: string;
@@ -36,14 +37,17 @@ export interface OpenState {
   repairs: TailRepair[];
 }
 
-export function recoverOnOpen(fsys: FileSystem, dir: string, maxEntryBytes: number): OpenState {
+export function recoverOnOpen(fsys: FileSystem, dir: string): OpenState {
+  removeDrafts(fsys, dir);
   const segments = listSegments(fsys, dir);
   const repairs: TailRepair[] = [];
   for (const segment of segments.slice(0, -1)) checkHeader(fsys, segment);
 
   while (segments.length > 0) {
     const tail = segments[segments.length - 1];
-    const scan = scanSegmentFile(fsys, tail.path, { maxEntryBytes });
+    // The bounds recorded in each segment header apply; this cap only stops a header
+    // that claims more than any writer could have used.
+    const scan = scanSegmentFile(fsys, tail.path, { maxEntryBytes: MAX_ENTRY_BYTES });
     if (scan.stop === 'bad-header') {
       setAsideBadHeader(fsys, dir, tail, scan, repairs);
       segments.pop();
@@ -56,7 +60,7 @@ export function recoverOnOpen(fsys: FileSystem, dir: string, maxEntryBytes: numb
         `header says first LSN ${scan.header!.firstLsn}, the name says ${tail.firstLsn}`,
       );
     }
-    if (scan.stop !== 'eof') repairTail(fsys, dir, tail, scan, maxEntryBytes, repairs);
+    if (scan.stop !== 'eof') repairTail(fsys, dir, tail, scan, repairs);
     return {
       lastLsn: scan.lastLsn,
       tail: { path: tail.path, name: tail.name, firstLsn: tail.firstLsn, validEnd: scan.validEnd },
@@ -102,15 +106,31 @@ function setAsideBadHeader(
   scan: ScanResult,
   repairs: TailRepair[],
 ): void {
-  const aside = `${tail.path}.broken`;
-  fsys.renameSync(tail.path, aside);
+  // Only a header that never became durable is a crash's doing, and then nothing follows it:
+  // records are written only after the header is synced and the file renamed into place.
+  const fd = fsys.openSync(tail.path, 'r');
+  let rest: Uint8Array;
+  try {
+    rest = readAt(fsys, fd, SEGMENT_HEADER_BYTES, Math.max(0, scan.fileSize - SEGMENT_HEADER_BYTES));
+  } finally {
+    fsys.closeSync(fd);
+  }
+  if (rest.some((b) => b !== 0)) {
+    throw corrupt(
+      tail.path,
+      0,
+      `bad segment header (${scan.reason}) in front of ${rest.length} bytes of data`,
+    );
+  }
+  const aside = uniqueName(fsys, dir, `${tail.name}.broken`);
+  fsys.renameSync(tail.path, `${dir}/${aside}`);
   syncDirectory(fsys, dir);
   repairs.push({
     segment: tail.name,
     offset: 0,
     bytes: scan.fileSize,
     reason: `segment header: ${scan.reason}`,
-    action: `renamed to ${tail.name}.broken`,
+    action: `renamed to ${aside}`,
   });
 }
 
@@ -119,13 +139,12 @@ function repairTail(
   dir: string,
   tail: SegmentFile,
   scan: ScanResult,
-  maxEntryBytes: number,
   repairs: TailRepair[],
 ): void {
   const fd = fsys.openSync(tail.path, 'r+');
   try {
     const rest = readAt(fsys, fd, scan.validEnd, scan.fileSize - scan.validEnd);
-    const later = findLaterRecord(rest, scan.lastLsn, maxEntryBytes);
+    const later = findLaterRecord(rest, scan.lastLsn, scan.header!.maxRecordBytes);
     if (later >= 0 && !hasZeroSector(rest, scan.validEnd, later)) {
       throw corrupt(
         tail.path,
@@ -136,17 +155,41 @@ function repairTail(
     const reason = scan.stop === 'zeros' ? 'zeros after the last entry' : (scan.reason ?? scan.stop);
     let action = 'truncated (the bytes were all zeros)';
     if (rest.some((b) => b !== 0)) {
-      const asideName = `${tail.name}.torn-${scan.validEnd}`;
-      keepCopy(fsys, `${dir}/${asideName}`, rest);
-      action = `truncated; the bytes are kept in ${asideName}`;
+      const aside = uniqueName(fsys, dir, `${tail.name}.torn-${scan.validEnd}`);
+      keepCopy(fsys, `${dir}/${aside}`, rest);
+      // The copy's name must be durable before the bytes it saves are cut from the segment.
+      syncDirectory(fsys, dir);
+      action = `truncated; the bytes are kept in ${aside}`;
     }
     fsys.ftruncateSync(fd, scan.validEnd);
     fsys.fdatasyncSync(fd);
-    syncDirectory(fsys, dir);
     repairs.push({ segment: tail.name, offset: scan.validEnd, bytes: rest.length, reason, action });
   } finally {
     fsys.closeSync(fd);
   }
+}
+
+/** `name`, or `name.1`, `name.2`...: whichever does not exist yet, so no kept copy is overwritten. */
+function uniqueName(fsys: FileSystem, dir: string, name: string): string {
+  if (!fsys.existsSync(`${dir}/${name}`)) return name;
+  for (let n = 1; ; n++) {
+    if (!fsys.existsSync(`${dir}/${name}.${n}`)) return `${name}.${n}`;
+  }
+}
+
+/**
+ * Segments still under their temporary name hold only a header: records are written only
+ * after the rename. They are what a crash during segment creation leaves.
+ */
+function removeDrafts(fsys: FileSystem, dir: string): void {
+  let removed = false;
+  for (const name of fsys.readdirSync(dir)) {
+    if (name.endsWith(TEMP_SUFFIX) && parseSegmentName(name.slice(0, -TEMP_SUFFIX.length))) {
+      fsys.unlinkSync(`${dir}/${name}`);
+      removed = true;
+    }
+  }
+  if (removed) syncDirectory(fsys, dir);
 }
 
 /**
@@ -173,9 +216,9 @@ function hasZeroSector(bytes: Uint8Array, fileOffset: number, end: number): bool
 }
 
 /** Offset in `bytes` of a valid record (FULL or FIRST) after `lastLsn`, or -1. */
-function findLaterRecord(bytes: Uint8Array, lastLsn: number, maxEntryBytes: number): number {
+function findLaterRecord(bytes: Uint8Array, lastLsn: number, maxRecordBytes: number): number {
   for (let at = 8; at + 24 <= bytes.length; at += 8) {
-    const r = parseRecord(bytes, at, bytes.length, maxEntryBytes);
+    const r = parseRecord(bytes, at, bytes.length, maxRecordBytes);
     if (
       r.kind === 'record' &&
       r.lsn > lastLsn &&
@@ -188,7 +231,7 @@ function findLaterRecord(bytes: Uint8Array, lastLsn: number, maxEntryBytes: numb
 }
 
 function keepCopy(fsys: FileSystem, path: string, bytes: Uint8Array): void {
-  const fd = fsys.openSync(path, 'w');
+  const fd = fsys.openSync(path, 'wx');
   try {
     writeFully(fsys, fd, [bytes], 0, bytes.length);
     fsys.fsyncSync(fd);

@@ -16,7 +16,7 @@ const TWO_POW_32 = 4294967296;
 
 /** One group-commit batch: contiguous views of the ring, in order. */
 export interface Batch {
-  /** At most two views (the ring wraps once per batch at most, since a batch < capacity). */
+  /** At most two views: a batch is smaller than the ring, so it wraps at most once. */
   readonly views: Uint8Array[];
   readonly bytes: number;
   /** Ring position just past the batch; pass to `release()` once it is written. */
@@ -65,6 +65,12 @@ export class RingConsumer {
     let lastLsn = 0;
     while (pos !== limit && (total === 0 || total < maxBytes)) {
       const at = pos & this.mask;
+      if (at === 0 && spanBytes > 0) {
+        // The previous record ended exactly at the end of the data area.
+        views.push(new Uint8Array(bytes.buffer, bytes.byteOffset + spanStart, spanBytes));
+        spanStart = 0;
+        spanBytes = 0;
+      }
       if (words[at >> 2] === PAD_MARKER) {
         if (spanBytes > 0) views.push(new Uint8Array(bytes.buffer, bytes.byteOffset + spanStart, spanBytes));
         pos = (pos + capacity - at) >>> 0;

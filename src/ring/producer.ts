@@ -116,7 +116,7 @@ export class RingProducer {
     ts: number,
     type: number,
   ): void {
-    const { words, doubles, bytes } = this.ring;
+    const { words, doubles } = this.ring;
     const w = at >> 2;
     const lsnLow = lsn >>> 0;
     // Zero the record's last 8 bytes first so the alignment padding is zeros, not stale bytes.

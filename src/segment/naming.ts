@@ -6,6 +6,9 @@
  */
 import type { FileSystem } from '../fs.js';
 
+/** A segment being created: it has this suffix until its header is durable. */
+export const TEMP_SUFFIX = '.tmp';
+
 const NAME = /^wal-(\d{16})-(\d{8})-(\d{6})-(\d{3})\.log$/;
 
 function pad(n: number, width: number): string {

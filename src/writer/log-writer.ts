@@ -10,7 +10,7 @@
  * `Atomics.wait` does not read its message port.
  */
 
-import { ioError, toWire, type WalError } from '../errors.js';
+import { ErrorCode, ioError, toWire, WalError } from '../errors.js';
 import { SEGMENT_HEADER_BYTES } from '../format/constants.js';
 import { encodeSegmentHeader } from '../format/segment-header.js';
 import { type FileSystem, syncDirectory, writeFully } from '../fs.js';
@@ -37,7 +37,7 @@ import {
   WRITER_STOPPED,
   WRITTEN_LSN,
 } from '../ring/layout.js';
-import { segmentName } from '../segment/naming.js';
+import { segmentName, TEMP_SUFFIX } from '../segment/naming.js';
 
 export interface WriterConfig {
   dir: string;
@@ -45,6 +45,8 @@ export interface WriterConfig {
   syncIntervalMs: number;
   segmentBytes: number;
   maxEntryBytes: number;
+  /** Largest record payload (a quarter of the ring, or maxEntryBytes if smaller); recorded in each segment header. */
+  maxRecordBytes: number;
   /** A batch is cut after about this many bytes so one writev + fdatasync stays bounded. */
   maxBatchBytes: number;
   /** Longest sleep when idle; bounds how late the loop notices anything time-based. */
@@ -89,7 +91,7 @@ export class LogWriter {
 
   /** Recovers the directory and opens (or creates) the segment appends continue in. */
   open(): OpenState {
-    const state = recoverOnOpen(this.fsys, this.config.dir, this.config.maxEntryBytes);
+    const state = recoverOnOpen(this.fsys, this.config.dir);
     this.writtenLsn = this.durableLsn = state.lastLsn;
     this.publishLsns();
     if (state.tail) {
@@ -200,14 +202,22 @@ export class LogWriter {
     this.fsys.closeSync(old.fd);
   }
 
+  /**
+   * Creates a segment under a temporary name, writes and syncs its header, renames it into
+   * place and syncs the directory: a file with a segment's name always has a whole header,
+   * so a reader listing the directory never finds a half-made one.
+   */
   private createSegment(firstLsn: number): OpenSegment {
     this.phase = 'open';
     const createdAtMs = this.now();
     const path = `${this.config.dir}/${segmentName(firstLsn, createdAtMs)}`;
-    const fd = this.fsys.openSync(path, 'wx');
-    const header = encodeSegmentHeader({ firstLsn, createdAtMs });
+    const draft = `${path}${TEMP_SUFFIX}`;
+    const fd = this.fsys.openSync(draft, 'w');
+    const { maxRecordBytes, maxEntryBytes } = this.config;
+    const header = encodeSegmentHeader({ firstLsn, createdAtMs, maxRecordBytes, maxEntryBytes });
     writeFully(this.fsys, fd, [header], 0, header.length);
     this.fsys.fdatasyncSync(fd);
+    this.fsys.renameSync(draft, path);
     syncDirectory(this.fsys, this.config.dir);
     return { fd, path, firstLsn, offset: SEGMENT_HEADER_BYTES };
   }
@@ -220,7 +230,12 @@ export class LogWriter {
     try {
       work();
     } catch (cause) {
-      this.fail(ioError(cause, this.phase));
+      const errno = (cause as NodeJS.ErrnoException)?.code;
+      this.fail(
+        typeof errno === 'string'
+          ? ioError(cause, this.phase)
+          : new WalError(ErrorCode.WRITER_CRASHED, `the writer failed: ${String(cause)}`, {}, { cause }),
+      );
     }
   }
 

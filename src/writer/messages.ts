@@ -1,0 +1,18 @@
+/** What the main thread and the writer thread tell each other outside shared memory (only at start). */
+import type { WireError } from '../errors.js';
+import type { TailRepair } from '../recovery/open-scan.js';
+import type { WriterConfig } from './log-writer.js';
+
+export interface WriterData {
+  sab: SharedArrayBuffer;
+  config: WriterConfig;
+  /**
+   * Tests only: a module whose `wrapFs(fs, plan)` returns the file system the writer uses,
+   * to inject faults the OS will not produce on demand (EIO from fdatasync, short writes).
+   */
+  faultFs?: { module: string; plan: unknown };
+}
+
+export type WriterMessage =
+  | { type: 'ready'; lastLsn: number; repairs: TailRepair[]; segment: string | null }
+  | { type: 'open-failed'; error: WireError };
