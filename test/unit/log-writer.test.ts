@@ -1,0 +1,170 @@
+/**
+ * The writer's logic driven in-process, one `step()` at a time, on a file system that records
+ * (and can fail) every call: group commit, the order of durable steps, sync modes, rotation,
+ * and the sticky failure.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { encode } from '../../src/encoding.js';
+import { ErrorCode } from '../../src/errors.js';
+import {
+  COMMAND,
+  COMMAND_CLOSE,
+  createRing,
+  DURABLE_LSN,
+  ERROR_SET,
+  ERROR_STATE,
+  ringViews,
+  SYNC_DONE,
+  SYNC_REQUEST,
+  WRITTEN_LSN,
+} from '../../src/ring/layout.js';
+import { RingProducer } from '../../src/ring/producer.js';
+import { LogWriter, type WriterConfig } from '../../src/writer/log-writer.js';
+import { readAll } from '../helpers/read.js';
+import { type RecordingFs, recordingFs } from '../helpers/recording-fs.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
+
+let dir: string;
+afterEach(() => removeDir(dir));
+
+function setup(overrides: Partial<WriterConfig> = {}, now: () => number = Date.now) {
+  dir = tempDir('ringwal-writer-');
+  const sab = createRing(64 * 1024);
+  const fsys = recordingFs();
+  const config: WriterConfig = {
+    dir,
+    sync: 'always',
+    syncIntervalMs: 100,
+    segmentBytes: 1024 * 1024,
+    maxEntryBytes: 1024 * 1024,
+    maxRecordBytes: 16 * 1024 - 24,
+    maxBatchBytes: 32 * 1024,
+    idleWaitMs: 0,
+    ...overrides,
+  };
+  const writer = new LogWriter(fsys, sab, config, now);
+  writer.open();
+  const producer = new RingProducer(sab);
+  const ring = ringViews(sab);
+  let lsn = 0;
+  const append = (...values: unknown[]) => {
+    for (const value of values) {
+      const e = encode(value);
+      lsn++;
+      expect(producer.write(e, e.start, e.end, e.start, lsn, 1000 + lsn)).toBe(e.end);
+    }
+    producer.publish();
+  };
+  const durable = () => Number(Atomics.load(ring.lsns, DURABLE_LSN));
+  const written = () => Number(Atomics.load(ring.lsns, WRITTEN_LSN));
+  return { writer, fsys, ring, append, durable, written };
+}
+
+function ops(fsys: RecordingFs, from = 0): string[] {
+  return fsys.calls.slice(from).map((c) => `${c.op} ${c.file}`);
+}
+
+describe('LogWriter', () => {
+  it('creates the first segment durably before anything else: draft, header sync, rename, directory sync', () => {
+    const { fsys } = setup();
+    const seq = ops(fsys).filter((o) => !o.startsWith('open ') || o.includes('.log'));
+    // (The directory's own open is filtered out; its fsync is the last call.)
+    expect(seq.map((o) => o.split(' ')[0])).toEqual(['open', 'writev', 'fdatasync', 'rename', 'fsync']);
+    expect(seq[0]).toMatch(/wal-0000000000000001-.*\.log\.tmp$/);
+  });
+
+  it('commits everything published before a step in one writev and one fdatasync', () => {
+    const { writer, fsys, append, durable } = setup();
+    const before = fsys.calls.length;
+    append(...Array.from({ length: 100 }, (_, i) => ({ i })));
+    writer.step();
+    expect(ops(fsys, before).map((o) => o.split(' ')[0])).toEqual(['writev', 'fdatasync']);
+    expect(durable()).toBe(100);
+  });
+
+  it("with sync 'none' writes without fdatasync until a sync is requested", () => {
+    const { writer, fsys, ring, append, durable, written } = setup({ sync: 'none' });
+    const before = fsys.calls.length;
+    append('a', 'b');
+    writer.step();
+    expect(ops(fsys, before).map((o) => o.split(' ')[0])).toEqual(['writev']);
+    expect([written(), durable()]).toEqual([2, 0]);
+    Atomics.store(ring.control, SYNC_REQUEST, 1);
+    writer.step();
+    expect(ops(fsys, before).map((o) => o.split(' ')[0])).toEqual(['writev', 'fdatasync']);
+    expect(durable()).toBe(2);
+    expect(Atomics.load(ring.control, SYNC_DONE)).toBe(1);
+  });
+
+  it("with sync 'interval' fdatasyncs once the interval has passed, even when idle", () => {
+    let clock = 0;
+    const { writer, append, durable, written } = setup({ sync: 'interval', syncIntervalMs: 50 }, () => clock);
+    append('a');
+    writer.step();
+    expect([written(), durable()]).toEqual([1, 0]);
+    clock = 49;
+    writer.step();
+    expect(durable()).toBe(0);
+    clock = 50;
+    writer.step();
+    expect(durable()).toBe(1);
+  });
+
+  it('rotates at an entry boundary past segmentBytes: old segment synced, new one durable before its records', () => {
+    const { writer, fsys, append } = setup({ segmentBytes: 4096 });
+    for (let round = 0; round < 10; round++) {
+      append(...Array.from({ length: 10 }, (_, i) => ({ round, i, pad: 'x'.repeat(40) })));
+      writer.step();
+    }
+    const seq = ops(fsys);
+    const firstRename = seq.findIndex((o) => o.startsWith('rename'));
+    const secondRename = seq.findIndex((o, i) => i > firstRename && o.startsWith('rename'));
+    expect(secondRename).toBeGreaterThan(firstRename);
+    // Before the second segment is renamed into place, the first is fdatasync'd and the new
+    // draft's header too; the directory is synced before any record goes to the new file.
+    const newName = seq[secondRename].split(' -> ')[1];
+    const before = seq.slice(firstRename + 1, secondRename);
+    expect(before.filter((o) => o.startsWith('fdatasync')).length).toBeGreaterThanOrEqual(2);
+    const firstWriteToNew = seq.findIndex((o) => o === `writev ${newName}`);
+    const dirSync = seq.findIndex((o, i) => i > secondRename && o.startsWith('fsync'));
+    expect(dirSync).toBeGreaterThan(secondRename);
+    expect(firstWriteToNew).toBeGreaterThan(dirSync);
+  });
+
+  it('poisons on an fdatasync failure: the error is published, and nothing more is acknowledged', async () => {
+    const { writer, fsys, ring, append, durable } = setup();
+    append('ok');
+    writer.step();
+    expect(durable()).toBe(1);
+    fsys.failNext('fdatasyncSync', 'EIO');
+    append('doomed');
+    writer.step();
+    expect(Atomics.load(ring.control, ERROR_STATE)).toBe(ERROR_SET);
+    const error = JSON.parse(
+      new TextDecoder().decode(ring.errorArea.slice(0, Atomics.load(ring.control, 21))),
+    );
+    expect(error).toMatchObject({ code: ErrorCode.FSYNC_FAILED, errno: 'EIO' });
+    // The file system works again, but the writer never syncs or acknowledges again.
+    const before = fsys.calls.length;
+    append('after');
+    writer.step();
+    Atomics.store(ring.control, SYNC_REQUEST, 5);
+    writer.step();
+    expect(ops(fsys, before)).toEqual([]);
+    expect(durable()).toBe(1);
+    Atomics.or(ring.control, COMMAND, COMMAND_CLOSE);
+    expect(writer.step()).toBe(false);
+    expect((await readAll(dir)).map((e) => e.value).slice(0, 1)).toEqual(['ok']);
+  });
+
+  it('drains, syncs and stops on close', async () => {
+    const { writer, ring, append, durable } = setup({ sync: 'none' });
+    append('x', 'y', 'z');
+    Atomics.or(ring.control, COMMAND, COMMAND_CLOSE);
+    while (writer.step()) {
+      // until stopped
+    }
+    expect(durable()).toBe(3);
+    expect((await readAll(dir)).map((e) => e.value)).toEqual(['x', 'y', 'z']);
+  });
+});
