@@ -1,4 +1,4 @@
-/** Encodes and checks the 32-byte segment header (docs/FORMAT.md, "Segment header"). */
+/** Encodes and checks the 40-byte segment header (docs/FORMAT.md, "Segment header"). */
 import {
   FORMAT_VERSION,
   MAX_LSN,

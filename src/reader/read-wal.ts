@@ -8,7 +8,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decode } from '../encoding.js';
 import { ErrorCode, WalError } from '../errors.js';
-import { SEGMENT_HEADER_BYTES } from '../format/constants.js';
 import { MAX_ENTRY_BYTES } from '../options.js';
 import { parseSegmentName, type SegmentFile } from '../segment/naming.js';
 import { type ScanResult, scanSegment } from './segment-scanner.js';
@@ -110,9 +109,9 @@ export async function* readWal(
       continue;
     }
     if (result.stop === 'bad-header') {
-      // A crash while creating the live tail leaves a header-only file that the next open
-      // sets aside; anything else is damage.
-      if (isLast && result.fileSize <= SEGMENT_HEADER_BYTES) return;
+      // A last segment with a bad header and nothing but zeros holds no entry; the next open
+      // sets it aside (src/recovery/open-scan.ts). Anything else is damage.
+      if (isLast && (await isAllZeros(segment.path))) return;
       throw new WalError(ErrorCode.CORRUPT, `${segment.path}: bad segment header: ${result.reason}`, {
         path: segment.path,
         offset: 0,
@@ -139,6 +138,11 @@ export async function* readWal(
     expectFirst = result.lastLsn + 1;
     i++;
   }
+}
+
+async function isAllZeros(path: string): Promise<boolean> {
+  const bytes = await fs.promises.readFile(path);
+  return bytes.every((b) => b === 0);
 }
 
 function vanished(path: string): WalError {

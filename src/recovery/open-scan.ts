@@ -32,8 +32,18 @@ export interface TailRepair {
 export interface OpenState {
   /** LSN of the last valid entry; 0 for an empty log. */
   lastLsn: number;
-  /** The segment appends continue in, with the offset they continue at; null: start a new one. */
-  tail: { path: string; name: string; firstLsn: number; validEnd: number } | null;
+  /** The last segment, with where its valid data ends; null when there is none. */
+  tail: {
+    path: string;
+    name: string;
+    firstLsn: number;
+    validEnd: number;
+    /** Complete entries in it. */
+    entries: number;
+    /** The size bounds its header records: appends may continue in it only within them. */
+    maxRecordBytes: number;
+    maxEntryBytes: number;
+  } | null;
   repairs: TailRepair[];
 }
 
@@ -63,7 +73,15 @@ export function recoverOnOpen(fsys: FileSystem, dir: string): OpenState {
     if (scan.stop !== 'eof') repairTail(fsys, dir, tail, scan, repairs);
     return {
       lastLsn: scan.lastLsn,
-      tail: { path: tail.path, name: tail.name, firstLsn: tail.firstLsn, validEnd: scan.validEnd },
+      tail: {
+        path: tail.path,
+        name: tail.name,
+        firstLsn: tail.firstLsn,
+        validEnd: scan.validEnd,
+        entries: scan.entries,
+        maxRecordBytes: scan.header!.maxRecordBytes,
+        maxEntryBytes: scan.header!.maxEntryBytes,
+      },
       repairs,
     };
   }
@@ -95,9 +113,10 @@ function checkHeader(fsys: FileSystem, segment: SegmentFile): void {
 }
 
 /**
- * A tail segment whose header never became durable was created by a rotation that crashed
- * before anything in it could be acknowledged (the header and the directory entry are
- * synced before the first record). Keep it under another name rather than delete it.
+ * A tail segment whose header is invalid but that holds nothing else (all zeros) carries no
+ * entry: records are written only after the header is synced and the file renamed into
+ * place, so this is a file system that lost the header's blocks, not data. It is kept under
+ * another name rather than deleted, and appends continue after the previous segment.
  */
 function setAsideBadHeader(
   fsys: FileSystem,
@@ -106,8 +125,6 @@ function setAsideBadHeader(
   scan: ScanResult,
   repairs: TailRepair[],
 ): void {
-  // Only a header that never became durable is a crash's doing, and then nothing follows it:
-  // records are written only after the header is synced and the file renamed into place.
   const fd = fsys.openSync(tail.path, 'r');
   let rest: Uint8Array;
   try {

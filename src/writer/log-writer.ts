@@ -94,15 +94,28 @@ export class LogWriter {
     const state = recoverOnOpen(this.fsys, this.config.dir);
     this.writtenLsn = this.durableLsn = state.lastLsn;
     this.publishLsns();
-    if (state.tail) {
-      const fd = this.fsys.openSync(state.tail.path, 'r+');
-      this.segment = {
-        fd,
-        path: state.tail.path,
-        firstLsn: state.tail.firstLsn,
-        offset: state.tail.validEnd,
-      };
+    const tail = state.tail;
+    if (
+      tail &&
+      tail.maxRecordBytes >= this.config.maxRecordBytes &&
+      tail.maxEntryBytes >= this.config.maxEntryBytes
+    ) {
+      const fd = this.fsys.openSync(tail.path, 'r+');
+      this.segment = { fd, path: tail.path, firstLsn: tail.firstLsn, offset: tail.validEnd };
     } else {
+      // The tail's header promises readers smaller records than this open may write: seal it
+      // and start a segment whose header says the new bounds.
+      if (tail && tail.entries === 0) {
+        // Nothing but a header: remove it, as its first LSN is the one the new segment takes.
+        this.fsys.unlinkSync(tail.path);
+      } else if (tail) {
+        const fd = this.fsys.openSync(tail.path, 'r+');
+        try {
+          this.fsys.fdatasyncSync(fd); // a previous 'none'-mode writer may have left it unsynced
+        } finally {
+          this.fsys.closeSync(fd);
+        }
+      }
       this.segment = this.createSegment(state.lastLsn + 1);
     }
     this.lastSyncMs = this.now();
@@ -212,11 +225,14 @@ export class LogWriter {
     const createdAtMs = this.now();
     const path = `${this.config.dir}/${segmentName(firstLsn, createdAtMs)}`;
     const draft = `${path}${TEMP_SUFFIX}`;
-    const fd = this.fsys.openSync(draft, 'w');
+    const fd = this.fsys.openSync(draft, 'wx');
     const { maxRecordBytes, maxEntryBytes } = this.config;
     const header = encodeSegmentHeader({ firstLsn, createdAtMs, maxRecordBytes, maxEntryBytes });
     writeFully(this.fsys, fd, [header], 0, header.length);
     this.fsys.fdatasyncSync(fd);
+    // One segment per first LSN: an existing file of this name would be a bug, never replaced.
+    if (this.fsys.existsSync(path))
+      throw Object.assign(new Error(`${path} exists`), { code: 'EEXIST', syscall: 'rename' });
     this.fsys.renameSync(draft, path);
     syncDirectory(this.fsys, this.config.dir);
     return { fd, path, firstLsn, offset: SEGMENT_HEADER_BYTES };

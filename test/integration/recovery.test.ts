@@ -134,3 +134,36 @@ describe('readWal on a directory another writer is using', () => {
     expect(gapless(await readAll(dir))).toBeNull();
   });
 });
+
+describe('reopening with other size limits', () => {
+  it('starts a new segment when the tail header promises smaller records than the new options allow', async () => {
+    dir = tempDir();
+    let wal = await openWal(dir, { ringBytes: 64 * 1024, maxEntryBytes: 2_000_000 });
+    await wal.append('small');
+    await wal.close();
+    wal = await openWal(dir); // default ring (4 MiB) and maxEntryBytes (64 MiB)
+    const big = new Uint8Array(3_000_000).fill(7);
+    await wal.append(big);
+    await wal.append('after');
+    await wal.close();
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.log'))).toHaveLength(2);
+    const entries = await readAll(dir);
+    expect(entries.map((e) => e.lsn)).toEqual([1, 2, 3]);
+    expect((entries[1].value as Uint8Array).length).toBe(3_000_000);
+    wal = await openWal(dir);
+    expect(wal.lastLsn).toBe(3);
+    expect(wal.openReport.repairs).toEqual([]);
+    await wal.close();
+  });
+
+  it('replaces a header-only tail rather than leave two segments with one first LSN', async () => {
+    dir = tempDir();
+    let wal = await openWal(dir, { ringBytes: 64 * 1024 });
+    await wal.close();
+    wal = await openWal(dir);
+    await wal.append('first');
+    await wal.close();
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.log'))).toHaveLength(1);
+    expect((await readAll(dir)).map((e) => e.value)).toEqual(['first']);
+  });
+});
