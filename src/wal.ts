@@ -415,7 +415,7 @@ export class Wal {
    * the writer drains the ring while the burst continues.
    */
   private schedulePublish(): void {
-    if (++this.unpublishedEntries >= 256) {
+    if (++this.unpublishedEntries >= PUBLISH_EVERY) {
       this.publishNow();
     } else if (!this.publishQueued) {
       this.publishQueued = true;
@@ -429,7 +429,20 @@ export class Wal {
     this.publishQueued = false;
     this.unpublishedEntries = 0;
     this.producer.publish();
+    // While a burst keeps the main thread busy, settle what the writer has acknowledged
+    // meanwhile: waiting for the wake-up task would leave the next burst idle until the
+    // event loop comes round (~20-50 µs a batch here).
+    this.settleAcked();
   };
+
+  /** Resolves appends up to the acknowledged LSN; only that, so it is safe mid-append. */
+  private settleAcked(): void {
+    const acked = Number(Atomics.load(this.ring.lsns, this.ackSlot));
+    if (acked > this.ackedSeen) {
+      this.ackedSeen = acked;
+      this.acks.resolveUpTo(acked);
+    }
+  }
 
   // ---- progress from the writer ----
 
@@ -478,12 +491,9 @@ export class Wal {
       this.fail(this.readWriterError());
       return;
     }
-    const acked = Number(Atomics.load(this.ring.lsns, this.ackSlot));
-    if (acked > this.ackedSeen) {
-      this.ackedSeen = acked;
-      this.acks.resolveUpTo(acked);
-    }
-    const durable = this.ackSlot === DURABLE_LSN ? acked : Number(Atomics.load(this.ring.lsns, DURABLE_LSN));
+    this.settleAcked();
+    const durable =
+      this.ackSlot === DURABLE_LSN ? this.ackedSeen : Number(Atomics.load(this.ring.lsns, DURABLE_LSN));
     if (durable > this.durableSeen) {
       this.durableSeen = durable;
       this.syncs.resolveUpTo(durable);
@@ -568,6 +578,12 @@ export class Wal {
     }
   }
 }
+
+/**
+ * Entries after which a burst is published without waiting for its end, so the writer can
+ * start on it while the burst goes on (256 measured best among 32-1024 at 1024 in flight).
+ */
+const PUBLISH_EVERY = 256;
 
 function noop(): void {}
 

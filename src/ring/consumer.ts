@@ -45,6 +45,11 @@ export class RingConsumer {
     return Atomics.load(this.ring.control, WRITE_POS) >>> 0;
   }
 
+  /** How far this consumer has collected (mod 2^32), as the Int32 the control word holds. */
+  get position(): number {
+    return this.readPos | 0;
+  }
+
   hasData(): boolean {
     return this.published() !== this.readPos;
   }

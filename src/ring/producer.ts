@@ -42,6 +42,14 @@ export class RingProducer {
    */
   write(source: Uint8Array, start: number, end: number, from: number, lsn: number, ts: number): number {
     const max = this.maxFragment;
+    if (from === start && end - start <= max) {
+      // The common case, kept short: a whole entry as one FULL record.
+      const size = recordBytes(end - start);
+      const at = this.reserve(size);
+      if (at < 0) return from;
+      this.putRecord(at, size, source, from, end - start, lsn, ts, RecordType.FULL);
+      return end;
+    }
     while (true) {
       const length = Math.min(end - from, max);
       const last = from + length === end;

@@ -53,6 +53,9 @@ export interface WriterConfig {
   idleWaitMs: number;
 }
 
+/** How long the writer watches for more work before it sleeps. */
+const SPIN_US = 50;
+
 interface OpenSegment {
   fd: number;
   path: string;
@@ -273,7 +276,12 @@ export class LogWriter {
     if (this.config.sync === 'interval' && this.unsynced) {
       waitMs = Math.max(0, Math.min(waitMs, this.lastSyncMs + this.config.syncIntervalMs - this.now()));
     }
-    const seen = Atomics.load(control, WRITE_POS);
+    // Sleep on the position we have collected up to, not a fresh load of WRITE_POS: a burst
+    // published after our last look must end the wait at once, and a fresh load would hide it.
+    const seen = this.consumer.position;
+    // Under load the next burst usually arrives within microseconds of a commit. Watching
+    // for it briefly spares the main thread a notify that wakes us (~15 µs of its time here).
+    if (waitMs > 0 && this.spinFor(seen)) return;
     Atomics.store(control, WRITER_STATE, WRITER_SLEEPING);
     // Re-check after announcing sleep: a producer that published before seeing SLEEPING did
     // not notify, and Atomics.wait returns at once if WRITE_POS moved since `seen`.
@@ -284,6 +292,24 @@ export class LogWriter {
       Atomics.wait(control, WRITE_POS, seen, waitMs);
     }
     Atomics.store(control, WRITER_STATE, WRITER_RUNNING);
+  }
+
+  /** Watches WRITE_POS and the command words for up to SPIN_US; true if something arrived. */
+  private spinFor(seen: number): boolean {
+    const control = this.ring.control;
+    const deadline = performance.now() + SPIN_US / 1000;
+    do {
+      for (let i = 0; i < 64; i++) {
+        if (
+          Atomics.load(control, WRITE_POS) !== seen ||
+          Atomics.load(control, SYNC_REQUEST) !== this.syncServing ||
+          Atomics.load(control, COMMAND) !== 0
+        ) {
+          return true;
+        }
+      }
+    } while (performance.now() < deadline);
+    return false;
   }
 
   private publishLsns(): void {

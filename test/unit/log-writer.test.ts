@@ -3,7 +3,7 @@
  * (and can fail) every call: group commit, the order of durable steps, sync modes, rotation,
  * and the sticky failure.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encode } from '../../src/encoding.js';
 import { ErrorCode } from '../../src/errors.js';
 import {
@@ -108,6 +108,39 @@ describe('LogWriter', () => {
     clock = 50;
     writer.step();
     expect(durable()).toBe(1);
+  });
+
+  it('does not sleep through a burst published between its last look at the ring and its wait', () => {
+    // Regression: the writer once slept on a fresh load of WRITE_POS, so entries published
+    // in that window waited out the whole idle timeout. The window is forced open by a clock
+    // that publishes when the writer reads it on its way to sleep; every wait is recorded.
+    let trap: (() => void) | null = null;
+    const clock = () => {
+      const spring = trap;
+      trap = null;
+      spring?.();
+      return 0;
+    };
+    const { writer, append, written } = setup({ sync: 'interval', syncIntervalMs: 3_600_000 }, clock);
+    append('a');
+    writer.step();
+    expect(written()).toBe(1);
+    const realWait = Atomics.wait.bind(Atomics);
+    const outcomes: string[] = [];
+    const spy = vi.spyOn(Atomics, 'wait').mockImplementation((...args: Parameters<typeof Atomics.wait>) => {
+      const outcome = realWait(...args);
+      outcomes.push(outcome);
+      return outcome;
+    });
+    try {
+      trap = () => append('b');
+      writer.step(50);
+      writer.step(50);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(outcomes).not.toContain('timed-out');
+    expect(written()).toBe(2);
   });
 
   it('rotates at an entry boundary past segmentBytes: old segment synced, new one durable before its records', () => {
