@@ -431,9 +431,27 @@ export class Wal {
     this.producer.publish();
     // While a burst keeps the main thread busy, settle what the writer has acknowledged
     // meanwhile: waiting for the wake-up task would leave the next burst idle until the
-    // event loop comes round (~20-50 µs a batch here).
-    this.settleAcked();
+    // event loop comes round (~20-50 µs a batch here). Settling feeds the burst more work,
+    // so it is allowed only for IN_BURST_SETTLE_MS of one run of microtasks; past that the
+    // event loop gets its turn first.
+    if (this.settleBudgetLeft()) this.settleAcked();
   };
+
+  /** When the current run of in-burst settling began; 0 when none is running. */
+  private burstSettleStart = 0;
+  private readonly endBurstSettle = (): void => {
+    this.burstSettleStart = 0;
+  };
+
+  private settleBudgetLeft(): boolean {
+    const now = performance.now();
+    if (this.burstSettleStart === 0) {
+      this.burstSettleStart = now;
+      setImmediate(this.endBurstSettle); // runs once the microtask queue has drained
+      return true;
+    }
+    return now - this.burstSettleStart < IN_BURST_SETTLE_MS;
+  }
 
   /** Resolves appends up to the acknowledged LSN; only that, so it is safe mid-append. */
   private settleAcked(): void {
@@ -584,6 +602,9 @@ export class Wal {
  * start on it while the burst goes on (256 measured best among 32-1024 at 1024 in flight).
  */
 const PUBLISH_EVERY = 256;
+
+/** How long one run of microtasks may keep settling acks mid-burst (bounds event-loop delay). */
+const IN_BURST_SETTLE_MS = 2;
 
 function noop(): void {}
 
