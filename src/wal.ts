@@ -4,16 +4,14 @@
  * progress from two counters in shared memory (written LSN, durable LSN) and a sticky error,
  * and settles promises in LSN order. Nothing else flows back.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { PendingAcks, type Resolve } from './durability.js';
 import { encode } from './encoding.js';
 import { ErrorCode, fromWire, WalError, type WireError } from './errors.js';
+import { flushAtExit, stopFlushingAtExit } from './exit-flush.js';
 import { MAX_LSN } from './format/constants.js';
-import { DirectoryLock } from './lock.js';
-import { type FilledOptions, fillOptions, type WalOptions } from './options.js';
+import type { DirectoryLock } from './lock.js';
+import type { FilledOptions } from './options.js';
 import type { TailRepair } from './recovery/open-scan.js';
 import {
   COMMAND,
@@ -50,66 +48,6 @@ interface Overflow {
 export interface OpenReport {
   /** Torn tails set aside and truncated on open. */
   repairs: TailRepair[];
-}
-
-/** Logs open in this process, flushed by the one `exit` hook. */
-const flushOnExit = new Set<Wal>();
-let exitHookInstalled = false;
-function exitHook(): void {
-  for (const wal of flushOnExit) {
-    try {
-      wal.flushSync();
-    } catch (e) {
-      process.stderr.write(`ringwal: flush on exit failed for ${wal.dir}: ${(e as Error).message}\n`);
-    }
-  }
-}
-
-export function openWal(dir: string, options?: WalOptions): Promise<Wal> {
-  return openWalWith(dir, options, {});
-}
-
-/** @internal `openWal` with test seams; not exported from the package. */
-export async function openWalWith(
-  dir: string,
-  options: WalOptions | undefined,
-  internals: Pick<WriterData, 'faultFs'>,
-): Promise<Wal> {
-  const filled = fillOptions(options);
-  if (os.endianness() !== 'LE') {
-    // Records are written through typed arrays in the machine's byte order; the format is little-endian.
-    throw new WalError(ErrorCode.INVALID_OPTION, 'ringwal needs a little-endian machine');
-  }
-  if (typeof dir !== 'string' || dir === '') {
-    throw new WalError(ErrorCode.INVALID_OPTION, 'dir must be a non-empty string');
-  }
-  const absolute = path.resolve(dir);
-  await createDirectoryDurably(absolute);
-  const lock = DirectoryLock.acquire(absolute);
-  try {
-    return await Wal.start(absolute, filled, lock, internals);
-  } catch (e) {
-    lock.release();
-    throw e;
-  }
-}
-
-/** mkdir -p, then fsync each parent whose entries changed, so the directory survives a power cut. */
-async function createDirectoryDurably(dir: string): Promise<void> {
-  const created = await fs.promises.mkdir(dir, { recursive: true });
-  if (created === undefined) return;
-  let child = dir;
-  while (child.length >= created.length) {
-    const parent = path.dirname(child);
-    const handle = await fs.promises.open(parent, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    if (parent === child) break;
-    child = parent;
-  }
 }
 
 export class Wal {
@@ -173,13 +111,7 @@ export class Wal {
     worker.on('error', (e) => this.fail(crashed(`the writer thread failed: ${e.message}`)));
     worker.unref();
     this.workerRefed = false;
-    if (options.flushOnExit) {
-      flushOnExit.add(this);
-      if (!exitHookInstalled) {
-        process.on('exit', exitHook);
-        exitHookInstalled = true;
-      }
-    }
+    if (options.flushOnExit) flushAtExit(this);
   }
 
   /** @internal Use `openWal`. */
@@ -362,7 +294,7 @@ export class Wal {
     Atomics.notify(this.ring.control, WRITE_POS);
     this.worker.ref();
     await this.workerExited;
-    flushOnExit.delete(this);
+    stopFlushingAtExit(this);
     this.lock.release();
     this.poll();
     if (this.failure && this.failure.code !== ErrorCode.CLOSED) throw this.failure;
@@ -592,7 +524,7 @@ export class Wal {
     this.syncs.rejectAll(error);
     if (!this.closing) {
       this.idle();
-      flushOnExit.delete(this);
+      stopFlushingAtExit(this);
     }
   }
 }

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, openWal, type Wal, type WalError } from '../../src/index.js';
-import { openWalWith } from '../../src/wal.js';
+import { openWalWith } from '../../src/open.js';
 import { gapless, readAll } from '../helpers/read.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
