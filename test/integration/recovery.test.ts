@@ -44,8 +44,14 @@ describe('torn tail', () => {
       expect(await wal.append('next')).toBe(10);
       await wal.close();
       const torn = fs.readdirSync(dir).filter((f) => f.includes('.torn-'));
-      expect(torn).toEqual([`${path.basename(segment)}.torn-${recordStart}`]);
-      expect(fs.readFileSync(path.join(dir, torn[0]))).toEqual(whole.subarray(recordStart, cut));
+      const cutBytes = whole.subarray(recordStart, cut);
+      if (cutBytes.every((b) => b === 0)) {
+        // (A cut inside a CRC that starts with zero bytes: nothing worth keeping.)
+        expect(torn).toEqual([]);
+      } else {
+        expect(torn).toEqual([`${path.basename(segment)}.torn-${recordStart}`]);
+        expect(fs.readFileSync(path.join(dir, torn[0]))).toEqual(cutBytes);
+      }
       const after = await readAll(dir);
       expect(after.slice(0, 9)).toEqual(entries.slice(0, 9));
       expect(after[9]).toMatchObject({ lsn: 10, value: 'next' });
