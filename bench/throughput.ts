@@ -155,6 +155,19 @@ function ceiling(): Result {
   };
 }
 
+/**
+ * The ceiling again, inside the same closed loop as the logs: create + encode, then a promise
+ * that is already resolved. What a log that wrote nothing would reach with one promise per
+ * entry; the gap between this and ringwal is what the log itself costs.
+ */
+async function closedLoopCeiling(inFlight: number): Promise<Result> {
+  const packr = new Packr({ useRecords: false });
+  return closedLoop((i) => {
+    packr.pack(standardEntry(i));
+    return Promise.resolve(i);
+  }, inFlight);
+}
+
 /** A bare 4 KiB write + fdatasync, appending to a file: the floor for 1-in-flight latency. */
 function bareWriteSync(): Result {
   const fd = fs.openSync(path.join(freshDir(), 'bare.dat'), 'w');
@@ -184,6 +197,7 @@ function bareWriteSync(): Result {
 
 const CONFIGS: [string, () => Promise<Result> | Result][] = [
   ['ceiling: create + encode', ceiling],
+  ['ceiling in the closed loop, 1024', () => closedLoopCeiling(1024)],
   ['bare 4 KiB write + fdatasync', bareWriteSync],
   ['baseline group commit, 1 in flight', () => baseline(1)],
   ['ringwal append, 1 in flight', () => ringwal(1)],
@@ -245,6 +259,9 @@ async function main(): Promise<void> {
   );
   console.log(
     `  64 in flight: ringwal / baseline group commit = ${ratio(get('ringwal append, 64 in flight').entriesPerSec, get('baseline group commit, 64 in flight').entriesPerSec)}`,
+  );
+  console.log(
+    `  1024 in flight: ringwal / ceiling in the same closed loop (a resolved promise per entry) = ${ratio(ring1024, get('ceiling in the closed loop, 1024').entriesPerSec)}`,
   );
   console.log(
     `  fast path (appendNoWait + waitFor) / ringwal append at 1024 = ${ratio(get('ringwal appendNoWait, bursts of 1024').entriesPerSec, ring1024)}`,
