@@ -5,11 +5,10 @@
  * in the middle of the next one), and segments created meanwhile are picked up.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { decode } from '../encoding.js';
 import { ErrorCode, WalError } from '../errors.js';
 import { MAX_ENTRY_BYTES } from '../options.js';
-import { parseSegmentName, type SegmentFile } from '../segment/naming.js';
+import { type SegmentFile, segmentsAmong } from '../segment/naming.js';
 import { type ScanResult, scanSegment } from './segment-scanner.js';
 
 export interface ReadOptions {
@@ -30,12 +29,7 @@ export interface WalEntry {
 }
 
 async function listSegmentsAsync(dir: string): Promise<SegmentFile[]> {
-  const out: SegmentFile[] = [];
-  for (const name of await fs.promises.readdir(dir)) {
-    const parsed = parseSegmentName(name);
-    if (parsed) out.push({ name, path: path.join(dir, name), firstLsn: parsed.firstLsn });
-  }
-  return out.sort((a, b) => a.firstLsn - b.firstLsn);
+  return segmentsAmong(dir, await fs.promises.readdir(dir));
 }
 
 function checkReadOptions(options: ReadOptions): { fromLsn: number; maxEntryBytes: number } {

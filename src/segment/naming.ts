@@ -36,8 +36,13 @@ export function parseSegmentName(name: string): { firstLsn: number } | null {
 
 /** The directory's segment files in LSN order. Other files are ignored. */
 export function listSegments(fsys: FileSystem, dir: string): SegmentFile[] {
+  return segmentsAmong(dir, fsys.readdirSync(dir));
+}
+
+/** The segment files among a directory listing's `names`, in LSN order. */
+export function segmentsAmong(dir: string, names: readonly string[]): SegmentFile[] {
   const out: SegmentFile[] = [];
-  for (const name of fsys.readdirSync(dir)) {
+  for (const name of names) {
     const parsed = parseSegmentName(name);
     if (parsed) out.push({ name, path: `${dir}/${name}`, firstLsn: parsed.firstLsn });
   }
