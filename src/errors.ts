@@ -27,6 +27,8 @@ export const ErrorCode = {
   WRITER_CRASHED: 'WAL_WRITER_CRASHED',
   /** A segment file is damaged beyond what the recovery mode tolerates. */
   CORRUPT: 'WAL_CORRUPT',
+  /** A reader needed a segment that retention deleted while the reader was behind it. */
+  SEGMENT_DELETED: 'WAL_SEGMENT_DELETED',
   /** `flushSync()` gave up after its time bound with entries still not durable. */
   FLUSH_TIMEOUT: 'WAL_FLUSH_TIMEOUT',
 } as const;

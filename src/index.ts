@@ -1,7 +1,7 @@
 /** ringwal's public API. */
 export { ErrorCode, WalError } from './errors.js';
 export { openWal } from './open.js';
-export type { SyncMode, WalOptions } from './options.js';
+export type { RetentionOptions, SyncMode, WalOptions } from './options.js';
 export { type ReadOptions, readWal, type WalEntry } from './reader/read-wal.js';
 export type { TailRepair } from './recovery/open-scan.js';
-export { type OpenReport, Wal } from './wal.js';
+export { type OpenReport, type SegmentInfo, Wal } from './wal.js';

@@ -52,6 +52,38 @@ export interface WalOptions {
   flushOnExit?: boolean;
   /** The longest `flushSync()` (and so the exit hook) blocks. Default 10 000 ms. */
   flushTimeoutMs?: number;
+  /**
+   * Also start a new segment when the current one is this old and holds at least one entry.
+   * Default 0: rotate by size only. Driven by the writer's own wait timeout, no timers.
+   */
+  rotateIntervalMs?: number;
+  /** Which sealed segments the writer deletes. Default: none; the log keeps everything. */
+  retention?: RetentionOptions;
+}
+
+/**
+ * Retention deletes whole sealed segments, oldest first, never the one being written, and
+ * syncs the directory after. Without `requireCheckpoint` it is a log rotator: a segment goes
+ * once any limit is exceeded. With `requireCheckpoint: true` the checkpoint decides: every
+ * sealed segment wholly at or below `checkpointLsn` is deleted, and nothing above it ever is,
+ * whatever the limits say (they are then not used).
+ */
+export interface RetentionOptions {
+  /** Keep at most this many segments, the one being written included. */
+  maxSegments?: number;
+  /** Keep at most this many bytes of segments, the one being written included. */
+  maxBytes?: number;
+  /** Delete a segment once its newest entry is older than this (measured from when it was sealed). */
+  maxAgeMs?: number;
+  /** Only segments wholly at or below the checkpoint may be deleted, and all of those are. */
+  requireCheckpoint?: boolean;
+}
+
+export interface FilledRetention {
+  maxSegments: number;
+  maxBytes: number;
+  maxAgeMs: number;
+  requireCheckpoint: boolean;
 }
 
 export interface FilledOptions {
@@ -63,6 +95,8 @@ export interface FilledOptions {
   segmentBytes: number;
   flushOnExit: boolean;
   flushTimeoutMs: number;
+  rotateIntervalMs: number;
+  retention: FilledRetention;
 }
 
 export const DEFAULTS: FilledOptions = {
@@ -74,6 +108,13 @@ export const DEFAULTS: FilledOptions = {
   segmentBytes: 64 * 1024 * 1024,
   flushOnExit: true,
   flushTimeoutMs: 10_000,
+  rotateIntervalMs: 0,
+  retention: {
+    maxSegments: Number.POSITIVE_INFINITY,
+    maxBytes: Number.POSITIVE_INFINITY,
+    maxAgeMs: Number.POSITIVE_INFINITY,
+    requireCheckpoint: false,
+  },
 };
 
 /** The largest `maxEntryBytes` allowed, and what readers accept by default. */
@@ -95,15 +136,38 @@ function integerIn(options: WalOptions, name: keyof FilledOptions, min: number, 
   return value;
 }
 
-function booleanOf(options: WalOptions, name: 'flushOnExit'): boolean {
-  const value = options[name];
-  if (value === undefined) return DEFAULTS[name];
+function booleanOf(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw invalid(name, 'a boolean', value);
   return value;
 }
 
+function fillRetention(retention: RetentionOptions | undefined): FilledRetention {
+  if (retention === undefined) return { ...DEFAULTS.retention };
+  if (retention === null || typeof retention !== 'object') throw invalid('retention', 'an object', retention);
+  const known = new Set(['maxSegments', 'maxBytes', 'maxAgeMs', 'requireCheckpoint']);
+  for (const key of Object.keys(retention)) {
+    if (!known.has(key))
+      throw new WalError(ErrorCode.INVALID_OPTION, `options.retention.${key} is not a retention option`);
+  }
+  const limit = (name: 'maxSegments' | 'maxBytes' | 'maxAgeMs', min: number): number => {
+    const value = retention[name];
+    if (value === undefined) return Number.POSITIVE_INFINITY;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+      throw invalid(`retention.${name}`, `an integer of at least ${min}`, value);
+    }
+    return value;
+  };
+  return {
+    maxSegments: limit('maxSegments', 1),
+    maxBytes: limit('maxBytes', 1),
+    maxAgeMs: limit('maxAgeMs', 0),
+    requireCheckpoint: booleanOf(retention.requireCheckpoint, 'retention.requireCheckpoint', false),
+  };
+}
+
 export function fillOptions(options: WalOptions | undefined): FilledOptions {
-  if (options === undefined) return { ...DEFAULTS };
+  if (options === undefined) return { ...DEFAULTS, retention: { ...DEFAULTS.retention } };
   if (options === null || typeof options !== 'object') throw invalid('', 'an object', options);
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) {
@@ -124,7 +188,9 @@ export function fillOptions(options: WalOptions | undefined): FilledOptions {
     maxEntryBytes,
     maxPendingBytes: Math.max(maxEntryBytes, integerIn(options, 'maxPendingBytes', 0, 2 ** 40)),
     segmentBytes: integerIn(options, 'segmentBytes', 4096, 2 ** 40),
-    flushOnExit: booleanOf(options, 'flushOnExit'),
+    flushOnExit: booleanOf(options.flushOnExit, 'flushOnExit', DEFAULTS.flushOnExit),
     flushTimeoutMs: integerIn(options, 'flushTimeoutMs', 0, 3_600_000),
+    rotateIntervalMs: integerIn(options, 'rotateIntervalMs', 0, 2 ** 40),
+    retention: fillRetention(options.retention),
   };
 }

@@ -4,16 +4,22 @@
  * progress from two counters in shared memory (written LSN, durable LSN) and a sticky error,
  * and settles promises in LSN order. Nothing else flows back.
  */
+import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { PendingAcks, type Resolve } from './durability.js';
 import { encode } from './encoding.js';
 import { ErrorCode, fromWire, WalError, type WireError } from './errors.js';
 import { flushAtExit, stopFlushingAtExit } from './exit-flush.js';
-import { MAX_LSN } from './format/constants.js';
+import { MAX_LSN, SEGMENT_HEADER_BYTES } from './format/constants.js';
+import { decodeSegmentHeader } from './format/segment-header.js';
 import type { DirectoryLock } from './lock.js';
 import type { FilledOptions } from './options.js';
 import type { TailRepair } from './recovery/open-scan.js';
 import {
+  CHECKPOINT_DONE,
+  CHECKPOINT_LSN,
+  CHECKPOINT_REQUEST,
+  CHECKPOINT_TARGET,
   COMMAND,
   COMMAND_CLOSE,
   createRing,
@@ -24,6 +30,8 @@ import {
   maxFragmentPayload,
   NOTIFY_SEQ,
   type RingViews,
+  ROTATE_DONE,
+  ROTATE_REQUEST,
   ringViews,
   SYNC_DONE,
   SYNC_REQUEST,
@@ -31,6 +39,7 @@ import {
   WRITTEN_LSN,
 } from './ring/layout.js';
 import { RingProducer } from './ring/producer.js';
+import { segmentsAmong } from './segment/naming.js';
 import { workerUrl } from './worker-path.js';
 import type { WriterConfig } from './writer/log-writer.js';
 import type { WriterData, WriterMessage } from './writer/messages.js';
@@ -43,6 +52,18 @@ interface Overflow {
   ts: number;
   /** Whether `bytes` starts at the entry's beginning (false: the ring took its first fragments). */
   first: boolean;
+}
+
+/** One segment file, as `wal.segments()` lists it. */
+export interface SegmentInfo {
+  name: string;
+  firstLsn: number;
+  /** Its last entry's LSN (firstLsn - 1 when it holds none yet). */
+  lastLsn: number;
+  bytes: number;
+  createdAt: Date;
+  /** False only for the segment being written. */
+  sealed: boolean;
 }
 
 export interface OpenReport {
@@ -68,6 +89,13 @@ export class Wal {
   private durableSeen: number;
   private readonly acks = new PendingAcks();
   private readonly syncs = new PendingAcks();
+  /** rotate() and checkpoint() callers, keyed by their request number. */
+  private readonly rotations = new PendingAcks();
+  private readonly checkpoints = new PendingAcks();
+  private rotateRequested = 0;
+  private checkpointRequested = 0;
+  /** The highest LSN checkpoint() was called with; checkpoints never go backwards. */
+  private checkpointAsked = 0;
   private overflow: Overflow[] = [];
   private overflowHead = 0;
   private overflowBytes = 0;
@@ -131,6 +159,8 @@ export class Wal {
       maxRecordBytes: Math.min(maxFragmentPayload(options.ringBytes), options.maxEntryBytes),
       maxBatchBytes: Math.min(options.ringBytes / 2, 8 * 1024 * 1024),
       idleWaitMs: 1000,
+      rotateIntervalMs: options.rotateIntervalMs,
+      retention: options.retention,
     };
     const workerData: WriterData = { sab, config, ...internals };
     const worker = new Worker(workerUrl('writer'), { workerData, name: 'ringwal-writer' });
@@ -233,6 +263,97 @@ export class Wal {
     this.acks.add(lsn, this.parked);
     this.armWake();
     return promise;
+  }
+
+  /**
+   * Seals the current segment and starts a new one at the next entry, once everything
+   * appended before the call is written. A segment with no entry is not rotated.
+   */
+  rotate(): Promise<void> {
+    if (this.closing) return Promise.reject(closed());
+    if (this.failure) return Promise.reject(this.failure);
+    const request = ++this.rotateRequested;
+    if (this.unpublishedEntries > 0) this.publishNow(); // the request covers what is published
+    return this.request(this.rotations, ROTATE_REQUEST, request);
+  }
+
+  /**
+   * Records, crash-safely, that entries up to `lsn` are applied elsewhere; resolves once the
+   * checkpoint is durable. With `retention.requireCheckpoint`, this is what lets retention
+   * delete segments. Checkpoints never go backwards.
+   */
+  checkpoint(lsn: number): Promise<void> {
+    if (this.closing) return Promise.reject(closed());
+    if (this.failure) return Promise.reject(this.failure);
+    if (!Number.isSafeInteger(lsn) || lsn < 0 || lsn > this.lastLsn) {
+      return Promise.reject(
+        new WalError(
+          ErrorCode.INVALID_OPTION,
+          `checkpoint: lsn must be an integer from 0 to lastLsn (${this.lastLsn}); got ${lsn}`,
+        ),
+      );
+    }
+    const current = Math.max(this.checkpointAsked, this.checkpointLsn);
+    if (lsn < current) {
+      return Promise.reject(
+        new WalError(
+          ErrorCode.INVALID_OPTION,
+          `checkpoint: ${lsn} is below the checkpoint already taken (${current})`,
+        ),
+      );
+    }
+    this.checkpointAsked = lsn;
+    Atomics.store(this.ring.lsns, CHECKPOINT_TARGET, BigInt(lsn));
+    return this.request(this.checkpoints, CHECKPOINT_REQUEST, ++this.checkpointRequested);
+  }
+
+  /** The durable checkpoint: entries up to it are applied elsewhere. 0 if none was taken. */
+  get checkpointLsn(): number {
+    return Number(Atomics.load(this.ring.lsns, CHECKPOINT_LSN));
+  }
+
+  /** The log's segment files, oldest first; the last one is being written. */
+  async segments(): Promise<SegmentInfo[]> {
+    if (this.closing) throw closed();
+    const files = segmentsAmong(this.dir, await fs.promises.readdir(this.dir));
+    const out: SegmentInfo[] = [];
+    for (let i = 0; i < files.length; i++) {
+      const file = files[i];
+      let handle: fs.promises.FileHandle;
+      try {
+        handle = await fs.promises.open(file.path, 'r');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted by retention meanwhile
+        throw e;
+      }
+      try {
+        const head = new Uint8Array(SEGMENT_HEADER_BYTES);
+        await handle.read(head, 0, head.length, 0);
+        const header = decodeSegmentHeader(head);
+        const sealed = i < files.length - 1;
+        out.push({
+          name: file.name,
+          firstLsn: file.firstLsn,
+          lastLsn: sealed ? files[i + 1].firstLsn - 1 : Math.max(file.firstLsn - 1, this.writtenLsn),
+          bytes: (await handle.stat()).size,
+          createdAt: new Date('invalid' in header ? 0 : header.createdAtMs),
+          sealed,
+        });
+      } finally {
+        await handle.close();
+      }
+    }
+    return out;
+  }
+
+  /** Posts request number `request` in `slot`, wakes the writer, and resolves when it is answered. */
+  private request(waiters: PendingAcks, slot: number, request: number): Promise<void> {
+    const promise = new Promise<number>(this.park);
+    waiters.add(request, this.parked);
+    Atomics.store(this.ring.control, slot, request);
+    Atomics.notify(this.ring.control, WRITE_POS);
+    if (!this.wakeArmed) this.armWake();
+    return promise.then(noop);
   }
 
   /** Resolves once everything appended before the call is fdatasync'd, in every sync mode. */
@@ -423,7 +544,13 @@ export class Wal {
   };
 
   private hasPending(): boolean {
-    return this.acks.size > 0 || this.syncs.size > 0 || this.overflowHead < this.overflow.length;
+    return (
+      this.acks.size > 0 ||
+      this.syncs.size > 0 ||
+      this.rotations.size > 0 ||
+      this.checkpoints.size > 0 ||
+      this.overflowHead < this.overflow.length
+    );
   }
 
   private idle(): void {
@@ -450,6 +577,8 @@ export class Wal {
     }
     if (this.overflowHead < this.overflow.length) this.drainOverflow();
     if (this.syncs.size > 0) this.requestSyncIfIdle(this.syncs.lowest);
+    if (this.rotations.size > 0) this.rotations.resolveUpTo(Atomics.load(control, ROTATE_DONE));
+    if (this.checkpoints.size > 0) this.checkpoints.resolveUpTo(Atomics.load(control, CHECKPOINT_DONE));
   }
 
   private drainOverflow(): void {
@@ -522,6 +651,8 @@ export class Wal {
     this.overflowBytes = 0;
     this.acks.rejectAll(error);
     this.syncs.rejectAll(error);
+    this.rotations.rejectAll(error);
+    this.checkpoints.rejectAll(error);
     if (!this.closing) {
       this.idle();
       stopFlushingAtExit(this);
@@ -539,6 +670,10 @@ const PUBLISH_EVERY = 256;
 const IN_BURST_SETTLE_MS = 2;
 
 function noop(): void {}
+
+function closed(): WalError {
+  return new WalError(ErrorCode.CLOSED, 'the log is closed');
+}
 
 function crashed(message: string): WalError {
   return new WalError(ErrorCode.WRITER_CRASHED, message);

@@ -140,7 +140,11 @@ async function isAllZeros(path: string): Promise<boolean> {
 }
 
 function vanished(path: string): WalError {
-  return new WalError(ErrorCode.CORRUPT, `${path} disappeared while being read`, { path });
+  return new WalError(
+    ErrorCode.SEGMENT_DELETED,
+    `${path} was deleted (by retention) before this reader got to it; read again from a later LSN`,
+    { path },
+  );
 }
 
 /** Entries are handed over in batches of this many, bounding what one read holds decoded. */

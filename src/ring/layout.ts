@@ -5,10 +5,12 @@
  *
  * ```
  *  byte 0 ┌──────────────────────── control line 0: written by MAIN ─────────────────────┐
- *         │ i32 WRITE_POS │ i32 SYNC_REQUEST │ i32 COMMAND │ ...                          │
+ *         │ i32 WRITE_POS │ i32 SYNC_REQUEST │ i32 COMMAND │ i32 ROTATE_REQUEST │         │
+ *         │ i64 CHECKPOINT_TARGET │ i32 CHECKPOINT_REQUEST │                               │
  *  byte 64├──────────────────────── control line 1: written by WRITER ───────────────────┤
  *         │ i32 READ_POS │ i32 WRITER_STATE │ i32 NOTIFY_SEQ │ i32 SYNC_DONE │            │
- *         │ i32 ERROR_STATE │ i32 ERROR_BYTES │ i64 WRITTEN_LSN │ i64 DURABLE_LSN         │
+ *         │ i32 ERROR_STATE │ i32 ERROR_BYTES │ i32 ROTATE_DONE │ i32 CHECKPOINT_DONE     │
+ *         │ i64 WRITTEN_LSN │ i64 DURABLE_LSN │ i64 CHECKPOINT_LSN                          │
  *  byte 128├──────────────── error area: UTF-8 JSON of the sticky error (WRITER) ─────────┤
  * byte 1024├──────────────── data: `capacity` bytes, a power of two ─────────────────────┤
  *         │ rec │ rec │ rec │ ...free... │ rec │ PAD → wraps to 0                         │
@@ -36,6 +38,10 @@ export const WRITE_POS = 0;
 export const SYNC_REQUEST = 1;
 /** Command bits (COMMAND_CLOSE). */
 export const COMMAND = 2;
+/** Count of `rotate()` requests; the writer answers in ROTATE_DONE. */
+export const ROTATE_REQUEST = 3;
+/** Count of `checkpoint()` requests; the LSN is in CHECKPOINT_TARGET. Answered in CHECKPOINT_DONE. */
+export const CHECKPOINT_REQUEST = 6;
 
 // Int32 indices, written by WRITER.
 /** Bytes the writer has written out and given back to the producer (mod 2^32). */
@@ -53,12 +59,22 @@ export const SYNC_DONE = 19;
 export const ERROR_STATE = 20;
 /** Length in bytes of the JSON in the error area. */
 export const ERROR_BYTES = 21;
+/** The ROTATE_REQUEST value the writer last answered. */
+export const ROTATE_DONE = 22;
+/** The CHECKPOINT_REQUEST value the writer last answered (the checkpoint file is durable). */
+export const CHECKPOINT_DONE = 23;
+
+// BigInt64 indices (byte offset / 8), written by MAIN.
+/** The LSN of the pending checkpoint request. */
+export const CHECKPOINT_TARGET = 2; // byte 16 (Int32 slots 4 and 5)
 
 // BigInt64 indices (byte offset / 8), written by WRITER.
 /** Highest LSN written to the OS (survives a process crash). */
 export const WRITTEN_LSN = 12; // byte 96
 /** Highest LSN fdatasync'd (survives power loss). */
 export const DURABLE_LSN = 13; // byte 104
+/** The durable checkpoint: entries up to it are applied elsewhere. */
+export const CHECKPOINT_LSN = 14; // byte 112
 
 // Sentinels.
 export const COMMAND_CLOSE = 1;

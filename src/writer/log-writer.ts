@@ -5,19 +5,25 @@
  *
  * One turn of the loop (`step`): take everything published since the last turn (that is the
  * group commit: whatever arrived during the previous fdatasync), fill in the CRCs, one
- * `writev` of views on the ring, `fdatasync`, publish the durable LSN. Commands from the main
- * thread (sync, close) arrive through shared words, because a thread blocked in
- * `Atomics.wait` does not read its message port.
+ * `writev` of views on the ring, `fdatasync`, publish the durable LSN. Requests from the main
+ * thread (sync, rotate, checkpoint, close) arrive through shared words, because a thread
+ * blocked in `Atomics.wait` does not read its message port. Segment housekeeping (rotation
+ * by size and time, retention) happens here too, between commits, and time-based work is
+ * driven by the wait's timeout: there are no timers.
  */
 
 import { ErrorCode, ioError, toWire, WalError } from '../errors.js';
 import { SEGMENT_HEADER_BYTES } from '../format/constants.js';
 import { encodeSegmentHeader } from '../format/segment-header.js';
 import { type FileSystem, syncDirectory, writeFully } from '../fs.js';
-import type { SyncMode } from '../options.js';
+import type { FilledRetention, SyncMode } from '../options.js';
 import { type OpenState, recoverOnOpen } from '../recovery/open-scan.js';
 import { RingConsumer } from '../ring/consumer.js';
 import {
+  CHECKPOINT_DONE,
+  CHECKPOINT_LSN,
+  CHECKPOINT_REQUEST,
+  CHECKPOINT_TARGET,
   COMMAND,
   COMMAND_CLOSE,
   DURABLE_LSN,
@@ -27,6 +33,8 @@ import {
   ERROR_STATE,
   NOTIFY_SEQ,
   type RingViews,
+  ROTATE_DONE,
+  ROTATE_REQUEST,
   ringViews,
   SYNC_DONE,
   SYNC_REQUEST,
@@ -37,7 +45,9 @@ import {
   WRITER_STOPPED,
   WRITTEN_LSN,
 } from '../ring/layout.js';
+import { readCheckpoint, writeCheckpoint } from '../segment/checkpoint.js';
 import { segmentName, TEMP_SUFFIX } from '../segment/naming.js';
+import { SegmentSet } from '../segment/segment-set.js';
 
 export interface WriterConfig {
   dir: string;
@@ -51,6 +61,9 @@ export interface WriterConfig {
   maxBatchBytes: number;
   /** Longest sleep when idle; bounds how late the loop notices anything time-based. */
   idleWaitMs: number;
+  /** Rotate a segment holding entries once it is this old; 0: never by time. */
+  rotateIntervalMs: number;
+  retention: FilledRetention;
 }
 
 /** How long the writer watches for more work before it sleeps. */
@@ -77,6 +90,14 @@ export class LogWriter {
   private syncServing = 0;
   private syncTarget = 0;
   private syncDone = 0;
+  /** Likewise for rotate() requests. */
+  private rotateServing = 0;
+  private rotateTarget = 0;
+  private rotateDone = 0;
+  /** The CHECKPOINT_REQUEST last answered, and the durable checkpoint. */
+  private checkpointDone = 0;
+  private checkpointLsn = 0;
+  private readonly segments: SegmentSet;
   private failed: WalError | null = null;
   private stopped = false;
 
@@ -90,6 +111,9 @@ export class LogWriter {
     this.consumer = new RingConsumer(sab);
     this.syncDone = Atomics.load(this.ring.control, SYNC_DONE);
     this.syncServing = this.syncDone;
+    this.rotateServing = this.rotateDone = Atomics.load(this.ring.control, ROTATE_DONE);
+    this.checkpointDone = Atomics.load(this.ring.control, CHECKPOINT_DONE);
+    this.segments = new SegmentSet(fsys, config.dir);
   }
 
   /** Recovers the directory and opens (or creates) the segment appends continue in. */
@@ -97,6 +121,7 @@ export class LogWriter {
     const state = recoverOnOpen(this.fsys, this.config.dir);
     this.writtenLsn = this.durableLsn = state.lastLsn;
     this.publishLsns();
+    this.segments.load();
     const tail = state.tail;
     if (
       tail &&
@@ -105,12 +130,14 @@ export class LogWriter {
     ) {
       const fd = this.fsys.openSync(tail.path, 'r+');
       this.segment = { fd, path: tail.path, firstLsn: tail.firstLsn, offset: tail.validEnd };
+      this.segments.active!.bytes = tail.validEnd;
     } else {
       // The tail's header promises readers smaller records than this open may write: seal it
       // and start a segment whose header says the new bounds.
       if (tail && tail.entries === 0) {
         // Nothing but a header: remove it, as its first LSN is the one the new segment takes.
         this.fsys.unlinkSync(tail.path);
+        this.segments.dropActive();
       } else if (tail) {
         const fd = this.fsys.openSync(tail.path, 'r+');
         try {
@@ -121,7 +148,10 @@ export class LogWriter {
       }
       this.segment = this.createSegment(state.lastLsn + 1);
     }
+    this.checkpointLsn = readCheckpoint(this.fsys, this.config.dir);
+    Atomics.store(this.ring.lsns, CHECKPOINT_LSN, BigInt(this.checkpointLsn));
     this.lastSyncMs = this.now();
+    this.applyRetention();
     return state;
   }
 
@@ -143,21 +173,57 @@ export class LogWriter {
       Atomics.wait(control, WRITE_POS, Atomics.load(control, WRITE_POS), waitMs);
       return true;
     }
-    const syncRequest = Atomics.load(control, SYNC_REQUEST);
-    if (syncRequest !== this.syncServing) {
-      this.syncServing = syncRequest;
-      this.syncTarget = this.consumer.published();
-    }
+    this.noteRequests();
     const closing = (command & COMMAND_CLOSE) !== 0;
-    if (!this.consumer.hasData() && this.syncServing === this.syncDone && !closing) {
-      if (!this.intervalSyncDue()) this.sleep(waitMs);
-      else this.guard(() => this.syncAndPublish());
+    if (!this.consumer.hasData() && !this.requestsPending() && !closing) {
+      this.guard(() => {
+        if (this.intervalSyncDue()) this.syncAndPublish();
+        else if (!this.housekeeping()) this.sleep(waitMs);
+      });
       return true;
     }
     this.guard(() => this.writeBatch());
     if (this.failed) return true;
     if (closing && !this.consumer.hasData()) return this.stop();
     return true;
+  }
+
+  /** Notes new sync and rotate requests with the ring position each must cover. */
+  private noteRequests(): void {
+    const control = this.ring.control;
+    // Load each request before WRITE_POS: everything published before it is then covered.
+    const sync = Atomics.load(control, SYNC_REQUEST);
+    if (sync !== this.syncServing) {
+      this.syncServing = sync;
+      this.syncTarget = this.consumer.published();
+    }
+    const rotate = Atomics.load(control, ROTATE_REQUEST);
+    if (rotate !== this.rotateServing) {
+      this.rotateServing = rotate;
+      this.rotateTarget = this.consumer.published();
+    }
+  }
+
+  private requestsPending(): boolean {
+    return (
+      this.syncServing !== this.syncDone ||
+      this.rotateServing !== this.rotateDone ||
+      Atomics.load(this.ring.control, CHECKPOINT_REQUEST) !== this.checkpointDone
+    );
+  }
+
+  /** Time-driven work while idle: rotation by age, retention by age. True if it did any. */
+  private housekeeping(): boolean {
+    const now = this.now();
+    if (this.rotationDue(now)) {
+      this.rotate();
+      return true;
+    }
+    if (now >= this.segments.nextExpiryMs(this.config.retention)) {
+      this.applyRetention();
+      return true;
+    }
+    return false;
   }
 
   /** Runs the loop until closed. */
@@ -186,7 +252,51 @@ export class LogWriter {
       this.publishLsns();
       this.notifyMain();
     }
-    if (batch.endsOnEntry && seg.offset >= this.config.segmentBytes) this.rotate();
+    this.segments.active!.bytes = seg.offset;
+    if (batch.endsOnEntry) {
+      const serveRotate = this.rotateServing !== this.rotateDone && this.reached(this.rotateTarget);
+      if (seg.offset >= this.config.segmentBytes || serveRotate || this.rotationDue(this.now()))
+        this.rotate();
+      if (serveRotate) {
+        this.rotateDone = this.rotateServing;
+        Atomics.store(this.ring.control, ROTATE_DONE, this.rotateDone);
+        this.notifyMain();
+      }
+    }
+    const checkpointRequest = Atomics.load(this.ring.control, CHECKPOINT_REQUEST);
+    if (checkpointRequest !== this.checkpointDone) this.serveCheckpoint(checkpointRequest);
+  }
+
+  /** Whether the open segment holds entries and is older than `rotateIntervalMs`. */
+  private rotationDue(now: number): boolean {
+    const interval = this.config.rotateIntervalMs;
+    return (
+      interval > 0 &&
+      this.segment!.offset > SEGMENT_HEADER_BYTES &&
+      now - this.segments.active!.createdAtMs >= interval
+    );
+  }
+
+  /** Records a checkpoint durably, publishes it, lets retention act on it, then answers. */
+  private serveCheckpoint(request: number): void {
+    const target = Number(Atomics.load(this.ring.lsns, CHECKPOINT_TARGET));
+    if (target > this.checkpointLsn) {
+      this.phase = 'sync';
+      writeCheckpoint(this.fsys, this.config.dir, target);
+      this.checkpointLsn = target;
+      Atomics.store(this.ring.lsns, CHECKPOINT_LSN, BigInt(target));
+    }
+    // Retention acts on the new checkpoint before the caller hears back, so what checkpoint()
+    // resolves with is a directory already trimmed.
+    this.applyRetention();
+    this.checkpointDone = request;
+    Atomics.store(this.ring.control, CHECKPOINT_DONE, request);
+    this.notifyMain();
+  }
+
+  private applyRetention(): void {
+    this.phase = 'other';
+    this.segments.applyRetention(this.config.retention, this.checkpointLsn, this.now());
   }
 
   /** fdatasync the open segment (if anything is unsynced), answer a served sync request, publish. */
@@ -213,9 +323,11 @@ export class LogWriter {
    */
   private rotate(): void {
     const old = this.segment!;
+    if (old.offset === SEGMENT_HEADER_BYTES) return; // empty: its first LSN is the next one's
     if (this.unsynced) this.syncAndPublish();
     this.segment = this.createSegment(this.writtenLsn + 1);
     this.fsys.closeSync(old.fd);
+    this.applyRetention();
   }
 
   /**
@@ -238,11 +350,13 @@ export class LogWriter {
       throw Object.assign(new Error(`${path} exists`), { code: 'EEXIST', syscall: 'rename' });
     this.fsys.renameSync(draft, path);
     syncDirectory(this.fsys, this.config.dir);
+    const name = path.slice(this.config.dir.length + 1);
+    this.segments.add({ name, path, firstLsn, createdAtMs, bytes: SEGMENT_HEADER_BYTES });
     return { fd, path, firstLsn, offset: SEGMENT_HEADER_BYTES };
   }
 
   /** What the I/O in progress is, so a failure is classified right (an fsync failure has its own code). */
-  private phase: 'write' | 'sync' | 'open' = 'write';
+  private phase: 'write' | 'sync' | 'open' | 'other' = 'write';
 
   /** Runs an I/O step; any failure poisons the writer for good (until the log is reopened). */
   private guard(work: () => void): void {
@@ -273,9 +387,7 @@ export class LogWriter {
 
   private sleep(waitMs: number): void {
     const control = this.ring.control;
-    if (this.config.sync === 'interval' && this.unsynced) {
-      waitMs = Math.max(0, Math.min(waitMs, this.lastSyncMs + this.config.syncIntervalMs - this.now()));
-    }
+    waitMs = Math.max(0, Math.min(waitMs, this.nextDeadlineMs() - this.now()));
     // Sleep on the position we have collected up to, not a fresh load of WRITE_POS: a burst
     // published after our last look must end the wait at once, and a fresh load would hide it.
     const seen = this.consumer.position;
@@ -285,28 +397,38 @@ export class LogWriter {
     Atomics.store(control, WRITER_STATE, WRITER_SLEEPING);
     // Re-check after announcing sleep: a producer that published before seeing SLEEPING did
     // not notify, and Atomics.wait returns at once if WRITE_POS moved since `seen`.
-    if (
-      Atomics.load(control, SYNC_REQUEST) === this.syncServing &&
-      (Atomics.load(control, COMMAND) & COMMAND_CLOSE) === 0
-    ) {
-      Atomics.wait(control, WRITE_POS, seen, waitMs);
-    }
+    if (!this.requestArrived()) Atomics.wait(control, WRITE_POS, seen, waitMs);
     Atomics.store(control, WRITER_STATE, WRITER_RUNNING);
   }
 
-  /** Watches WRITE_POS and the command words for up to SPIN_US; true if something arrived. */
+  /** Whether the main thread has asked for anything since the requests were last noted. */
+  private requestArrived(): boolean {
+    const control = this.ring.control;
+    return (
+      Atomics.load(control, SYNC_REQUEST) !== this.syncServing ||
+      Atomics.load(control, ROTATE_REQUEST) !== this.rotateServing ||
+      Atomics.load(control, CHECKPOINT_REQUEST) !== this.checkpointDone ||
+      Atomics.load(control, COMMAND) !== 0
+    );
+  }
+
+  /** The earliest time something time-driven is due: an interval sync, a rotation, an expiry. */
+  private nextDeadlineMs(): number {
+    let next = Number.POSITIVE_INFINITY;
+    if (this.config.sync === 'interval' && this.unsynced) next = this.lastSyncMs + this.config.syncIntervalMs;
+    if (this.config.rotateIntervalMs > 0 && this.segment!.offset > SEGMENT_HEADER_BYTES) {
+      next = Math.min(next, this.segments.active!.createdAtMs + this.config.rotateIntervalMs);
+    }
+    return Math.min(next, this.segments.nextExpiryMs(this.config.retention));
+  }
+
+  /** Watches WRITE_POS and the request words for up to SPIN_US; true if something arrived. */
   private spinFor(seen: number): boolean {
     const control = this.ring.control;
     const deadline = performance.now() + SPIN_US / 1000;
     do {
       for (let i = 0; i < 64; i++) {
-        if (
-          Atomics.load(control, WRITE_POS) !== seen ||
-          Atomics.load(control, SYNC_REQUEST) !== this.syncServing ||
-          Atomics.load(control, COMMAND) !== 0
-        ) {
-          return true;
-        }
+        if (Atomics.load(control, WRITE_POS) !== seen || this.requestArrived()) return true;
       }
     } while (performance.now() < deadline);
     return false;

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encode } from '../../src/encoding.js';
 import { ErrorCode } from '../../src/errors.js';
+import { DEFAULTS } from '../../src/options.js';
 import {
   COMMAND,
   COMMAND_CLOSE,
@@ -40,6 +41,8 @@ function setup(overrides: Partial<WriterConfig> = {}, now: () => number = Date.n
     maxRecordBytes: 16 * 1024 - 24,
     maxBatchBytes: 32 * 1024,
     idleWaitMs: 0,
+    rotateIntervalMs: 0,
+    retention: { ...DEFAULTS.retention },
     ...overrides,
   };
   const writer = new LogWriter(fsys, sab, config, now);
