@@ -67,6 +67,12 @@ describe('options', () => {
     ['segmentBytes', 'big'],
     ['flushOnExit', 'yes'],
     ['flushTimeoutMs', -5],
+    ['rotateIntervalMs', -1],
+    ['retention', 5],
+    ['retention', { maxSegments: 0 }],
+    ['retention', { maxAgeMs: 1.5 }],
+    ['retention', { requireCheckpoint: 'yes' }],
+    ['retention', { keep: 3 }],
     ['noSuchOption', 1],
   ];
   for (const [name, value] of bad) {
