@@ -18,7 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Packr } from 'msgpackr';
-import { openWal } from '../src/index.js';
+import { openWal, type WalOptions } from '../src/index.js';
 import { MainThreadGroupCommit } from './baseline.js';
 import { standardEntry } from './entry.js';
 
@@ -102,8 +102,8 @@ function freshDir(): string {
   return dir;
 }
 
-async function ringwal(inFlight: number): Promise<Result> {
-  const wal = await openWal(freshDir());
+async function ringwal(inFlight: number, options: WalOptions = {}): Promise<Result> {
+  const wal = await openWal(freshDir(), options);
   const result = await closedLoop((i) => wal.append(standardEntry(i)), inFlight);
   await wal.close();
   return result;
@@ -201,11 +201,13 @@ const CONFIGS: [string, () => Promise<Result> | Result][] = [
   ['bare 4 KiB write + fdatasync', bareWriteSync],
   ['baseline group commit, 1 in flight', () => baseline(1)],
   ['ringwal append, 1 in flight', () => ringwal(1)],
+  ['ringwal append, 1 in flight, no prealloc', () => ringwal(1, { preallocate: false })],
   ['baseline group commit, 64 in flight', () => baseline(64)],
   ['ringwal append, 64 in flight', () => ringwal(64)],
   ['baseline group commit, 1024 in flight', () => baseline(1024)],
   ['ringwal append, 1024 in flight', () => ringwal(1024)],
   ['ringwal appendNoWait, bursts of 1024', () => ringwalFastPath(1024)],
+  ['ringwal append, 1024, rotating every 1 MiB', () => ringwal(1024, { segmentBytes: 1024 * 1024 })],
 ];
 
 function median(results: Result[]): Result {
@@ -258,10 +260,16 @@ async function main(): Promise<void> {
     `  1 in flight: ringwal p50 / bare 4 KiB write+fdatasync p50 = ${ratio(get('ringwal append, 1 in flight').p50Us, get('bare 4 KiB write + fdatasync').p50Us)}  (goal <= 1.5x)`,
   );
   console.log(
+    `  1 in flight: p50 with preallocation / without = ${ratio(get('ringwal append, 1 in flight').p50Us, get('ringwal append, 1 in flight, no prealloc').p50Us)}`,
+  );
+  console.log(
     `  64 in flight: ringwal / baseline group commit = ${ratio(get('ringwal append, 64 in flight').entriesPerSec, get('baseline group commit, 64 in flight').entriesPerSec)}`,
   );
   console.log(
     `  1024 in flight: ringwal / ceiling in the same closed loop (a resolved promise per entry) = ${ratio(ring1024, get('ceiling in the closed loop, 1024').entriesPerSec)}`,
+  );
+  console.log(
+    `  1024 in flight: rotating every 1 MiB / no rotation (64 MiB segments) = ${ratio(get('ringwal append, 1024, rotating every 1 MiB').entriesPerSec, ring1024)}  (goal >= 0.95x)`,
   );
   console.log(
     `  fast path (appendNoWait + waitFor) / ringwal append at 1024 = ${ratio(get('ringwal appendNoWait, bursts of 1024').entriesPerSec, ring1024)}`,

@@ -59,6 +59,13 @@ export interface WalOptions {
   rotateIntervalMs?: number;
   /** Which sealed segments the writer deletes. Default: none; the log keeps everything. */
   retention?: RetentionOptions;
+  /**
+   * Keep about 1 MiB of zero-filled, synced space ahead of the write position in the open
+   * segment, so each commit's fdatasync overwrites allocated blocks instead of growing the
+   * file (cheaper: no metadata to journal). Default true. The space is trimmed off when a
+   * segment is sealed or the log closed.
+   */
+  preallocate?: boolean;
 }
 
 /**
@@ -97,6 +104,7 @@ export interface FilledOptions {
   flushTimeoutMs: number;
   rotateIntervalMs: number;
   retention: FilledRetention;
+  preallocate: boolean;
 }
 
 export const DEFAULTS: FilledOptions = {
@@ -109,6 +117,7 @@ export const DEFAULTS: FilledOptions = {
   flushOnExit: true,
   flushTimeoutMs: 10_000,
   rotateIntervalMs: 0,
+  preallocate: true,
   retention: {
     maxSegments: Number.POSITIVE_INFINITY,
     maxBytes: Number.POSITIVE_INFINITY,
@@ -192,5 +201,6 @@ export function fillOptions(options: WalOptions | undefined): FilledOptions {
     flushTimeoutMs: integerIn(options, 'flushTimeoutMs', 0, 3_600_000),
     rotateIntervalMs: integerIn(options, 'rotateIntervalMs', 0, 2 ** 40),
     retention: fillRetention(options.retention),
+    preallocate: booleanOf(options.preallocate, 'preallocate', DEFAULTS.preallocate),
   };
 }

@@ -16,6 +16,7 @@ import type { DirectoryLock } from './lock.js';
 import type { FilledOptions } from './options.js';
 import type { TailRepair } from './recovery/open-scan.js';
 import {
+  ACTIVE_SEGMENT_BYTES,
   CHECKPOINT_DONE,
   CHECKPOINT_LSN,
   CHECKPOINT_REQUEST,
@@ -160,6 +161,7 @@ export class Wal {
       maxBatchBytes: Math.min(options.ringBytes / 2, 8 * 1024 * 1024),
       idleWaitMs: 1000,
       rotateIntervalMs: options.rotateIntervalMs,
+      preallocate: options.preallocate,
       retention: options.retention,
     };
     const workerData: WriterData = { sab, config, ...internals };
@@ -335,7 +337,10 @@ export class Wal {
           name: file.name,
           firstLsn: file.firstLsn,
           lastLsn: sealed ? files[i + 1].firstLsn - 1 : Math.max(file.firstLsn - 1, this.writtenLsn),
-          bytes: (await handle.stat()).size,
+          // The segment being written may be longer on disk (preallocated zeros): count its data.
+          bytes: sealed
+            ? (await handle.stat()).size
+            : Number(Atomics.load(this.ring.lsns, ACTIVE_SEGMENT_BYTES)),
           createdAt: new Date('invalid' in header ? 0 : header.createdAtMs),
           sealed,
         });

@@ -70,7 +70,11 @@ export function recoverOnOpen(fsys: FileSystem, dir: string): OpenState {
         `header says first LSN ${scan.header!.firstLsn}, the name says ${tail.firstLsn}`,
       );
     }
-    if (scan.stop !== 'eof') repairTail(fsys, dir, tail, scan, repairs);
+    // Zeros from the last entry to the end of the file are preallocated space (or unsynced
+    // pages a power cut reverted to zeros): nothing to repair, appends overwrite them.
+    if (scan.stop !== 'eof' && !(scan.stop === 'zeros' && zerosToEnd(fsys, tail.path, scan.validEnd))) {
+      repairTail(fsys, dir, tail, scan, repairs);
+    }
     return {
       lastLsn: scan.lastLsn,
       tail: {
@@ -181,6 +185,20 @@ function repairTail(
     fsys.ftruncateSync(fd, scan.validEnd);
     fsys.fdatasyncSync(fd);
     repairs.push({ segment: tail.name, offset: scan.validEnd, bytes: rest.length, reason, action });
+  } finally {
+    fsys.closeSync(fd);
+  }
+}
+
+function zerosToEnd(fsys: FileSystem, path: string, from: number): boolean {
+  const fd = fsys.openSync(path, 'r');
+  try {
+    const chunk = 1024 * 1024;
+    const size = fsys.fstatSize(fd);
+    for (let at = from; at < size; at += chunk) {
+      if (readAt(fsys, fd, at, Math.min(chunk, size - at)).some((b) => b !== 0)) return false;
+    }
+    return true;
   } finally {
     fsys.closeSync(fd);
   }

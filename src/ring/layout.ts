@@ -10,7 +10,7 @@
  *  byte 64├──────────────────────── control line 1: written by WRITER ───────────────────┤
  *         │ i32 READ_POS │ i32 WRITER_STATE │ i32 NOTIFY_SEQ │ i32 SYNC_DONE │            │
  *         │ i32 ERROR_STATE │ i32 ERROR_BYTES │ i32 ROTATE_DONE │ i32 CHECKPOINT_DONE     │
- *         │ i64 WRITTEN_LSN │ i64 DURABLE_LSN │ i64 CHECKPOINT_LSN                          │
+ *         │ i64 WRITTEN_LSN │ i64 DURABLE_LSN │ i64 CHECKPOINT_LSN │ i64 ACTIVE_SEGMENT_BYTES│
  *  byte 128├──────────────── error area: UTF-8 JSON of the sticky error (WRITER) ─────────┤
  * byte 1024├──────────────── data: `capacity` bytes, a power of two ─────────────────────┤
  *         │ rec │ rec │ rec │ ...free... │ rec │ PAD → wraps to 0                         │
@@ -75,6 +75,8 @@ export const WRITTEN_LSN = 12; // byte 96
 export const DURABLE_LSN = 13; // byte 104
 /** The durable checkpoint: entries up to it are applied elsewhere. */
 export const CHECKPOINT_LSN = 14; // byte 112
+/** Bytes of data in the segment being written (its file may be longer: preallocated zeros). */
+export const ACTIVE_SEGMENT_BYTES = 15; // byte 120
 
 // Sentinels.
 export const COMMAND_CLOSE = 1;

@@ -20,6 +20,7 @@ import type { FilledRetention, SyncMode } from '../options.js';
 import { type OpenState, recoverOnOpen } from '../recovery/open-scan.js';
 import { RingConsumer } from '../ring/consumer.js';
 import {
+  ACTIVE_SEGMENT_BYTES,
   CHECKPOINT_DONE,
   CHECKPOINT_LSN,
   CHECKPOINT_REQUEST,
@@ -63,11 +64,23 @@ export interface WriterConfig {
   idleWaitMs: number;
   /** Rotate a segment holding entries once it is this old; 0: never by time. */
   rotateIntervalMs: number;
+  /** Keep zero-filled, synced space ahead of the write position (see `preallocate`). */
+  preallocate: boolean;
   retention: FilledRetention;
 }
 
 /** How long the writer watches for more work before it sleeps. */
 const SPIN_US = 50;
+
+/**
+ * Preallocation: the open segment is kept zero-filled and synced ahead of the write position,
+ * one step at a time, so a commit's fdatasync overwrites allocated blocks instead of growing
+ * the file (~0.085 ms against ~0.15 ms here: no metadata to journal). A step is taken while
+ * idle, or after a commit once less than PREALLOC_LOW is left.
+ */
+const PREALLOC_STEP = 1024 * 1024;
+const PREALLOC_LOW = 256 * 1024;
+const ZEROS = new Uint8Array(PREALLOC_STEP);
 
 interface OpenSegment {
   fd: number;
@@ -75,6 +88,8 @@ interface OpenSegment {
   firstLsn: number;
   /** Where the next record goes. */
   offset: number;
+  /** The file's size: [offset, allocated) is zeros, allocated and synced. */
+  allocated: number;
 }
 
 export class LogWriter {
@@ -129,7 +144,13 @@ export class LogWriter {
       tail.maxEntryBytes >= this.config.maxEntryBytes
     ) {
       const fd = this.fsys.openSync(tail.path, 'r+');
-      this.segment = { fd, path: tail.path, firstLsn: tail.firstLsn, offset: tail.validEnd };
+      this.segment = {
+        fd,
+        path: tail.path,
+        firstLsn: tail.firstLsn,
+        offset: tail.validEnd,
+        allocated: Math.max(tail.validEnd, this.fsys.fstatSize(fd)),
+      };
       this.segments.active!.bytes = tail.validEnd;
     } else {
       // The tail's header promises readers smaller records than this open may write: seal it
@@ -141,6 +162,8 @@ export class LogWriter {
       } else if (tail) {
         const fd = this.fsys.openSync(tail.path, 'r+');
         try {
+          // Sealed segments end exactly after their last record: cut preallocated zeros off.
+          if (this.fsys.fstatSize(fd) > tail.validEnd) this.fsys.ftruncateSync(fd, tail.validEnd);
           this.fsys.fdatasyncSync(fd); // a previous 'none'-mode writer may have left it unsynced
         } finally {
           this.fsys.closeSync(fd);
@@ -223,8 +246,36 @@ export class LogWriter {
       this.applyRetention();
       return true;
     }
-    return false;
+    return this.preallocateStep(this.segment!.offset + PREALLOC_STEP);
   }
+
+  /**
+   * Extends the zero-filled, synced space of the open segment by one step if it ends before
+   * `wanted` (and before the segment's target size). True if it did. A full disk only stops
+   * preallocation; appends then grow the file and fail on their own if space is really gone.
+   */
+  private preallocateStep(wanted: number): boolean {
+    const seg = this.segment!;
+    const limit = Math.max(this.config.segmentBytes, seg.offset) + PREALLOC_LOW;
+    if (!this.config.preallocate || this.preallocationOff || seg.allocated >= Math.min(wanted, limit))
+      return false;
+    const bytes = Math.min(PREALLOC_STEP, limit - seg.allocated);
+    this.phase = 'write';
+    try {
+      writeFully(this.fsys, seg.fd, [ZEROS.subarray(0, bytes)], seg.allocated, bytes);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+      this.preallocationOff = true;
+      this.fsys.ftruncateSync(seg.fd, seg.allocated);
+      return false;
+    }
+    this.phase = 'sync';
+    this.fsys.fdatasyncSync(seg.fd);
+    seg.allocated += bytes;
+    return true;
+  }
+
+  private preallocationOff = false;
 
   /** Runs the loop until closed. */
   run(): void {
@@ -240,6 +291,7 @@ export class LogWriter {
     if (batch.bytes > 0) {
       writeFully(this.fsys, seg.fd, batch.views, seg.offset, batch.bytes);
       seg.offset += batch.bytes;
+      if (seg.offset > seg.allocated) seg.allocated = seg.offset; // the write grew the file
       this.consumer.release(batch.end);
       if (batch.lastLsn > 0) this.writtenLsn = batch.lastLsn;
       this.unsynced = true;
@@ -253,6 +305,7 @@ export class LogWriter {
       this.notifyMain();
     }
     this.segments.active!.bytes = seg.offset;
+    if (seg.allocated - seg.offset < PREALLOC_LOW) this.preallocateStep(seg.offset + PREALLOC_STEP);
     if (batch.endsOnEntry) {
       const serveRotate = this.rotateServing !== this.rotateDone && this.reached(this.rotateTarget);
       if (seg.offset >= this.config.segmentBytes || serveRotate || this.rotationDue(this.now()))
@@ -324,10 +377,26 @@ export class LogWriter {
   private rotate(): void {
     const old = this.segment!;
     if (old.offset === SEGMENT_HEADER_BYTES) return; // empty: its first LSN is the next one's
+    this.trimPreallocated(old);
     if (this.unsynced) this.syncAndPublish();
     this.segment = this.createSegment(this.writtenLsn + 1);
     this.fsys.closeSync(old.fd);
     this.applyRetention();
+    this.publishLsns(); // the new segment's size
+  }
+
+  /**
+   * Cuts the unused preallocated space off a segment about to be sealed (or closed), so a
+   * sealed segment always ends exactly after its last record. The next fdatasync makes the
+   * new size durable.
+   */
+  private trimPreallocated(seg: OpenSegment): void {
+    if (seg.allocated > seg.offset) {
+      this.phase = 'write';
+      this.fsys.ftruncateSync(seg.fd, seg.offset);
+      seg.allocated = seg.offset;
+      this.unsynced = true;
+    }
   }
 
   /**
@@ -352,7 +421,7 @@ export class LogWriter {
     syncDirectory(this.fsys, this.config.dir);
     const name = path.slice(this.config.dir.length + 1);
     this.segments.add({ name, path, firstLsn, createdAtMs, bytes: SEGMENT_HEADER_BYTES });
-    return { fd, path, firstLsn, offset: SEGMENT_HEADER_BYTES };
+    return { fd, path, firstLsn, offset: SEGMENT_HEADER_BYTES, allocated: SEGMENT_HEADER_BYTES };
   }
 
   /** What the I/O in progress is, so a failure is classified right (an fsync failure has its own code). */
@@ -437,6 +506,7 @@ export class LogWriter {
   private publishLsns(): void {
     Atomics.store(this.ring.lsns, WRITTEN_LSN, BigInt(this.writtenLsn));
     Atomics.store(this.ring.lsns, DURABLE_LSN, BigInt(this.durableLsn));
+    if (this.segment) Atomics.store(this.ring.lsns, ACTIVE_SEGMENT_BYTES, BigInt(this.segment.offset));
   }
 
   private notifyMain(): void {
@@ -462,6 +532,7 @@ export class LogWriter {
 
   private stop(): boolean {
     if (this.segment) {
+      if (!this.failed) this.guard(() => this.trimPreallocated(this.segment!));
       if (this.unsynced && !this.failed) this.guard(() => this.syncAndPublish());
       try {
         this.fsys.closeSync(this.segment.fd);

@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, openWal, type Wal, type WalError } from '../../src/index.js';
+import { ErrorCode, openWal, type Wal, type WalError, type WalOptions } from '../../src/index.js';
 import { openWalWith } from '../../src/open.js';
 import { gapless, readAll } from '../helpers/read.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
@@ -18,8 +18,8 @@ const FAULTY_FS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 
 let dir: string;
 afterEach(() => removeDir(dir));
 
-function openFaulty(d: string, plan: unknown) {
-  return openWalWith(d, { flushOnExit: false }, { faultFs: { module: FAULTY_FS, plan } });
+function openFaulty(d: string, plan: unknown, options: WalOptions = {}) {
+  return openWalWith(d, { flushOnExit: false, ...options }, { faultFs: { module: FAULTY_FS, plan } });
 }
 
 /** Appends `rounds` bursts of `size`, each awaited, so the writer sees at least `rounds` batches. */
@@ -53,8 +53,12 @@ describe('fdatasync fails with EIO', () => {
   it('rejects the failing batch and everything after it with WAL_FSYNC_FAILED, and acknowledges nothing more', async () => {
     dir = tempDir();
     // Sync 1 is the new segment's header; then 20 batches succeed; sync 22 fails once and
-    // every later one would succeed.
-    const wal = await openFaulty(dir, { failSync: { after: 21, errno: 'EIO', times: 1 } });
+    // every later one would succeed. (No preallocation, so every sync is a commit's.)
+    const wal = await openFaulty(
+      dir,
+      { failSync: { after: 21, errno: 'EIO', times: 1 } },
+      { preallocate: false },
+    );
     const acked: number[] = [];
     let failure: WalError | null = null;
     for (let i = 1; i <= 40 && !failure; i++) {

@@ -3,6 +3,9 @@
  * (and can fail) every call: group commit, the order of durable steps, sync modes, rotation,
  * and the sticky failure.
  */
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encode } from '../../src/encoding.js';
 import { ErrorCode } from '../../src/errors.js';
@@ -14,6 +17,7 @@ import {
   DURABLE_LSN,
   ERROR_SET,
   ERROR_STATE,
+  ROTATE_REQUEST,
   ringViews,
   SYNC_DONE,
   SYNC_REQUEST,
@@ -43,6 +47,7 @@ function setup(overrides: Partial<WriterConfig> = {}, now: () => number = Date.n
     idleWaitMs: 0,
     rotateIntervalMs: 0,
     retention: { ...DEFAULTS.retention },
+    preallocate: false,
     ...overrides,
   };
   const writer = new LogWriter(fsys, sab, config, now);
@@ -191,6 +196,46 @@ describe('LogWriter', () => {
     Atomics.or(ring.control, COMMAND, COMMAND_CLOSE);
     expect(writer.step()).toBe(false);
     expect((await readAll(dir)).map((e) => e.value).slice(0, 1)).toEqual(['ok']);
+  });
+
+  it('preallocates synced zeros ahead of the write position, and trims them off a sealed or closed segment', async () => {
+    const { writer, fsys, ring, append } = setup({ preallocate: true, segmentBytes: 64 * 1024 });
+    append('a', 'b');
+    writer.step();
+    const sizeOf = (name: string) => fs.statSync(path.join(dir, name)).size;
+    const names = () =>
+      fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.log'))
+        .sort();
+    const [first] = names();
+    // The zeros were written and fdatasync'd (a sync follows the zero-fill write).
+    expect(sizeOf(first)).toBeGreaterThanOrEqual(64 * 1024);
+    const zeroFill = fsys.calls.findIndex((c) => c.op === 'writev' && (c.bytes ?? 0) >= 32 * 1024);
+    expect(zeroFill).toBeGreaterThan(0);
+    expect(fsys.calls[zeroFill + 1]).toMatchObject({ op: 'fdatasync', file: first });
+    // Commits land in the preallocated space: the file does not grow.
+    const before = sizeOf(first);
+    append('c', 'd');
+    writer.step();
+    expect(sizeOf(first)).toBe(before);
+    expect((await readAll(dir)).map((e) => e.value)).toEqual(['a', 'b', 'c', 'd']);
+    // Rotation seals the segment at exactly its data; close trims the last one.
+    Atomics.store(ring.control, ROTATE_REQUEST, 1);
+    writer.step();
+    append('e');
+    writer.step();
+    Atomics.or(ring.control, COMMAND, COMMAND_CLOSE);
+    while (writer.step()) {
+      // until stopped
+    }
+    for (const name of names()) {
+      const bytes = fs.readFileSync(path.join(dir, name));
+      expect(bytes.at(-1)).not.toBe(undefined);
+      expect(bytes.subarray(-8).some((b) => b !== 0) || bytes.length === 40).toBe(true);
+    }
+    expect(names()).toHaveLength(2);
+    expect((await readAll(dir)).map((e) => e.value)).toEqual(['a', 'b', 'c', 'd', 'e']);
   });
 
   it('drains, syncs and stops on close', async () => {
