@@ -18,7 +18,13 @@ import { type FileSystem, syncDirectory, writeFully } from '../fs.js';
 import { MAX_ENTRY_BYTES } from '../options.js';
 import { readAt, scanSegmentFile } from '../reader/scan-file.js';
 import type { ScanResult } from '../reader/segment-scanner.js';
-import { listSegments, parseSegmentName, type SegmentFile, TEMP_SUFFIX } from '../segment/naming.js';
+import {
+  listSegments,
+  NEXT_SEGMENT_DRAFT,
+  parseSegmentName,
+  type SegmentFile,
+  TEMP_SUFFIX,
+} from '../segment/naming.js';
 
 export interface TailRepair {
   segment: string;
@@ -213,13 +219,15 @@ function uniqueName(fsys: FileSystem, dir: string, name: string): string {
 }
 
 /**
- * Segments still under their temporary name hold only a header: records are written only
- * after the rename. They are what a crash during segment creation leaves.
+ * Segments still under their temporary name hold only a header (records are written only
+ * after the rename), and the prepared next segment only zeros or a header: what a crash
+ * during segment creation leaves. Neither holds an entry.
  */
 function removeDrafts(fsys: FileSystem, dir: string): void {
   let removed = false;
   for (const name of fsys.readdirSync(dir)) {
-    if (name.endsWith(TEMP_SUFFIX) && parseSegmentName(name.slice(0, -TEMP_SUFFIX.length))) {
+    const draft = name.endsWith(TEMP_SUFFIX) && parseSegmentName(name.slice(0, -TEMP_SUFFIX.length));
+    if (draft || name === NEXT_SEGMENT_DRAFT) {
       fsys.unlinkSync(`${dir}/${name}`);
       removed = true;
     }

@@ -9,6 +9,9 @@ import type { FileSystem } from '../fs.js';
 /** A segment being created: it has this suffix until its header is durable. */
 export const TEMP_SUFFIX = '.tmp';
 
+/** The next segment's file, prepared (zero-filled, synced) before it is needed; no header yet. */
+export const NEXT_SEGMENT_DRAFT = 'wal-next.tmp';
+
 const NAME = /^wal-(\d{16})-(\d{8})-(\d{6})-(\d{3})\.log$/;
 
 function pad(n: number, width: number): string {

@@ -47,7 +47,7 @@ import {
   WRITTEN_LSN,
 } from '../ring/layout.js';
 import { readCheckpoint, writeCheckpoint } from '../segment/checkpoint.js';
-import { segmentName, TEMP_SUFFIX } from '../segment/naming.js';
+import { NEXT_SEGMENT_DRAFT, segmentName, TEMP_SUFFIX } from '../segment/naming.js';
 import { SegmentSet } from '../segment/segment-set.js';
 
 export interface WriterConfig {
@@ -246,7 +246,38 @@ export class LogWriter {
       this.applyRetention();
       return true;
     }
-    return this.preallocateStep(this.segment!.offset + PREALLOC_STEP);
+    return this.preallocateStep(this.segment!.offset + PREALLOC_STEP) || this.prepareNextSegment();
+  }
+
+  /** The next segment's file, zero-filled and synced ahead of need; its header comes at rotation. */
+  private nextDraft: { fd: number; allocated: number } | null = null;
+
+  /**
+   * Prepares the next segment once the open one is half full: created under a temporary
+   * name, zero-filled and synced, so rotation only writes a header into allocated space,
+   * renames it into place and syncs the directory.
+   */
+  private prepareNextSegment(): boolean {
+    if (!this.config.preallocate || this.preallocationOff || this.nextDraft) return false;
+    if (this.segment!.offset < this.config.segmentBytes / 2) return false;
+    const path = `${this.config.dir}/${NEXT_SEGMENT_DRAFT}`;
+    const bytes = Math.min(PREALLOC_STEP, Math.max(this.config.segmentBytes, SEGMENT_HEADER_BYTES));
+    this.phase = 'open';
+    const fd = this.fsys.openSync(path, 'w');
+    try {
+      this.phase = 'write';
+      writeFully(this.fsys, fd, [ZEROS.subarray(0, bytes)], 0, bytes);
+      this.phase = 'sync';
+      this.fsys.fdatasyncSync(fd);
+    } catch (e) {
+      this.fsys.closeSync(fd);
+      this.fsys.unlinkSync(path);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+      this.preallocationOff = true;
+      return false;
+    }
+    this.nextDraft = { fd, allocated: bytes };
+    return true;
   }
 
   /**
@@ -408,8 +439,11 @@ export class LogWriter {
     this.phase = 'open';
     const createdAtMs = this.now();
     const path = `${this.config.dir}/${segmentName(firstLsn, createdAtMs)}`;
-    const draft = `${path}${TEMP_SUFFIX}`;
-    const fd = this.fsys.openSync(draft, 'wx');
+    const prepared = this.nextDraft;
+    this.nextDraft = null;
+    const draft = prepared ? `${this.config.dir}/${NEXT_SEGMENT_DRAFT}` : `${path}${TEMP_SUFFIX}`;
+    const fd = prepared ? prepared.fd : this.fsys.openSync(draft, 'wx');
+    const allocated = prepared ? prepared.allocated : SEGMENT_HEADER_BYTES;
     const { maxRecordBytes, maxEntryBytes } = this.config;
     const header = encodeSegmentHeader({ firstLsn, createdAtMs, maxRecordBytes, maxEntryBytes });
     writeFully(this.fsys, fd, [header], 0, header.length);
@@ -421,7 +455,7 @@ export class LogWriter {
     syncDirectory(this.fsys, this.config.dir);
     const name = path.slice(this.config.dir.length + 1);
     this.segments.add({ name, path, firstLsn, createdAtMs, bytes: SEGMENT_HEADER_BYTES });
-    return { fd, path, firstLsn, offset: SEGMENT_HEADER_BYTES, allocated: SEGMENT_HEADER_BYTES };
+    return { fd, path, firstLsn, offset: SEGMENT_HEADER_BYTES, allocated };
   }
 
   /** What the I/O in progress is, so a failure is classified right (an fsync failure has its own code). */
@@ -540,6 +574,16 @@ export class LogWriter {
         // Closing after a failure: the error that matters is already recorded.
       }
       this.segment = null;
+    }
+    if (this.nextDraft) {
+      const draft = this.nextDraft;
+      this.nextDraft = null;
+      try {
+        this.fsys.closeSync(draft.fd);
+        this.fsys.unlinkSync(`${this.config.dir}/${NEXT_SEGMENT_DRAFT}`);
+      } catch {
+        // A leftover draft holds no entry; the next open removes it.
+      }
     }
     this.stopped = true;
     Atomics.store(this.ring.control, WRITER_STATE, WRITER_STOPPED);

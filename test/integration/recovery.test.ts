@@ -121,6 +121,19 @@ describe('torn tail', () => {
   });
 });
 
+describe('leftovers of segment creation', () => {
+  it('removes a prepared next segment and a segment draft left by a crash, neither holding an entry', async () => {
+    dir = tempDir();
+    await writeLog(dir, 3);
+    fs.writeFileSync(path.join(dir, 'wal-next.tmp'), Buffer.alloc(4096));
+    fs.writeFileSync(path.join(dir, 'wal-0000000000000004-20261125-000000-000.log.tmp'), Buffer.alloc(40));
+    const wal = await openWal(dir);
+    expect(wal.lastLsn).toBe(3);
+    await wal.close();
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+});
+
 describe('readWal on a directory another writer is using', () => {
   it('reads up to the live tail while appends and rotations go on', async () => {
     dir = tempDir();

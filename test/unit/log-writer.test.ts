@@ -238,6 +238,23 @@ describe('LogWriter', () => {
     expect((await readAll(dir)).map((e) => e.value)).toEqual(['a', 'b', 'c', 'd', 'e']);
   });
 
+  it('prepares the next segment ahead of need and rotates into it', async () => {
+    const { writer, fsys, append } = setup({ preallocate: true, segmentBytes: 4096 });
+    for (let i = 0; i < 30; i++) append({ i, pad: 'p'.repeat(40) }); // past half the segment
+    writer.step();
+    writer.step(0); // idle: housekeeping prepares the next segment
+    writer.step(0);
+    expect(fs.statSync(path.join(dir, 'wal-next.tmp')).size).toBe(4096);
+    for (let i = 30; i < 60; i++) append({ i, pad: 'p'.repeat(40) });
+    writer.step();
+    const rename = fsys.calls.find((c) => c.op === 'rename' && c.file.startsWith('wal-next.tmp -> '));
+    expect(rename?.file).toMatch(/-> wal-\d{16}-.*\.log$/);
+    expect(fs.existsSync(path.join(dir, 'wal-next.tmp'))).toBe(false);
+    expect((await readAll(dir)).map((e) => (e.value as { i: number }).i)).toEqual(
+      Array.from({ length: 60 }, (_, i) => i),
+    );
+  });
+
   it('drains, syncs and stops on close', async () => {
     const { writer, ring, append, durable } = setup({ sync: 'none' });
     append('x', 'y', 'z');
