@@ -235,7 +235,7 @@ export class LogWriter {
     );
   }
 
-  /** Time-driven work while idle: rotation by age, retention by age. True if it did any. */
+  /** Work for idle moments: rotation and retention by age, preallocation. True if it did any. */
   private housekeeping(): boolean {
     const now = this.now();
     if (this.rotationDue(now)) {
