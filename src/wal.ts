@@ -431,7 +431,7 @@ export class Wal {
 
   /** Encodes, assigns the next LSN and puts the entry in the ring (or the overflow queue). */
   private enqueue(value: unknown): number {
-    if (this.closing) throw new WalError(ErrorCode.CLOSED, 'the log is closed');
+    if (this.closing) throw closed();
     if (this.failure) throw this.failure;
     const encoded = encode(value);
     const { start, end } = encoded;
