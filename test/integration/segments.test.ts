@@ -68,6 +68,20 @@ describe('rotation', () => {
     expect((await readAll(dir)).map((e) => e.value)).toEqual(['a', 'b', 'c']);
   });
 
+  it('keeps names unique and in LSN order however fast segments rotate', async () => {
+    dir = tempDir();
+    const w = await open();
+    for (let i = 0; i < 300; i++) {
+      await w.append(i);
+      await w.rotate();
+    }
+    const names = segmentFiles(dir);
+    expect(names).toHaveLength(301); // 300 sealed, and the empty one being written
+    expect(new Set(names).size).toBe(301);
+    const firsts = names.map((n) => Number(n.slice(4, 20)));
+    expect(firsts).toEqual(Array.from({ length: 301 }, (_, i) => i + 1));
+  });
+
   it('200,000 entries at 1024 in flight over 64 KiB segments: all read back in order, every segment starts with its header and a record', async () => {
     dir = tempDir();
     const w = await open({ segmentBytes: 64 * 1024 });
