@@ -48,6 +48,17 @@ export function syncDirectory(fsys: FileSystem, dir: string): void {
   }
 }
 
+/** Creates (`flags` 'wx') or replaces ('w') a small file with `bytes` and fsyncs it. */
+export function writeFileSynced(fsys: FileSystem, path: string, bytes: Uint8Array, flags: 'w' | 'wx'): void {
+  const fd = fsys.openSync(path, flags);
+  try {
+    writeFully(fsys, fd, [bytes], 0, bytes.length);
+    fsys.fsyncSync(fd);
+  } finally {
+    fsys.closeSync(fd);
+  }
+}
+
 /**
  * Writes every byte of `buffers` at `position`. A short write (seen on nearly full file
  * systems, without an error) is continued; the next call then finishes or throws ENOSPC.

@@ -14,7 +14,7 @@ import { ErrorCode, WalError } from '../errors.js';
 import { RecordType, SEGMENT_HEADER_BYTES } from '../format/constants.js';
 import { parseRecord } from '../format/record.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
-import { type FileSystem, syncDirectory, writeFully } from '../fs.js';
+import { type FileSystem, syncDirectory, writeFileSynced } from '../fs.js';
 import { MAX_ENTRY_BYTES } from '../options.js';
 import { readAt, scanSegmentFile } from '../reader/scan-file.js';
 import type { ScanResult } from '../reader/segment-scanner.js';
@@ -183,7 +183,7 @@ function repairTail(
     let action = 'truncated (the bytes were all zeros)';
     if (rest.some((b) => b !== 0)) {
       const aside = uniqueName(fsys, dir, `${tail.name}.torn-${scan.validEnd}`);
-      keepCopy(fsys, `${dir}/${aside}`, rest);
+      writeFileSynced(fsys, `${dir}/${aside}`, rest, 'wx');
       // The copy's name must be durable before the bytes it saves are cut from the segment.
       syncDirectory(fsys, dir);
       action = `truncated; the bytes are kept in ${aside}`;
@@ -271,14 +271,4 @@ function findLaterRecord(bytes: Uint8Array, lastLsn: number, maxRecordBytes: num
     }
   }
   return -1;
-}
-
-function keepCopy(fsys: FileSystem, path: string, bytes: Uint8Array): void {
-  const fd = fsys.openSync(path, 'wx');
-  try {
-    writeFully(fsys, fd, [bytes], 0, bytes.length);
-    fsys.fsyncSync(fd);
-  } finally {
-    fsys.closeSync(fd);
-  }
 }

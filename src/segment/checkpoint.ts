@@ -13,7 +13,7 @@
 
 import { ErrorCode, WalError } from '../errors.js';
 import { crc32c } from '../format/crc32c.js';
-import { type FileSystem, syncDirectory, writeFully } from '../fs.js';
+import { type FileSystem, syncDirectory, writeFileSynced } from '../fs.js';
 import { readAt } from '../reader/scan-file.js';
 
 export const CHECKPOINT_FILE = 'CHECKPOINT';
@@ -63,14 +63,7 @@ export function readCheckpoint(fsys: FileSystem, dir: string): number {
 export function writeCheckpoint(fsys: FileSystem, dir: string, lsn: number): void {
   const path = `${dir}/${CHECKPOINT_FILE}`;
   const draft = `${path}.tmp`;
-  const bytes = encodeCheckpoint(lsn);
-  const fd = fsys.openSync(draft, 'w');
-  try {
-    writeFully(fsys, fd, [bytes], 0, bytes.length);
-    fsys.fsyncSync(fd);
-  } finally {
-    fsys.closeSync(fd);
-  }
+  writeFileSynced(fsys, draft, encodeCheckpoint(lsn), 'w');
   fsys.renameSync(draft, path);
   syncDirectory(fsys, dir);
 }
