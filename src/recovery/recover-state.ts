@@ -39,17 +39,28 @@ export async function recoverState(
     idleTimeout: 1000,
   });
   try {
-    // Tasks run `threads` at a time; results are merged strictly in segment order.
-    const results = segments.map(
-      (s) => pool.run({ path: s.path, maxEntryBytes: MAX_ENTRY_BYTES }) as Promise<SegmentState>,
-    );
-    results.forEach((p) => p.catch(() => {})); // each is awaited below, in order
+    // Results are merged strictly in segment order. At most `threads * 2` segments are in
+    // flight or waiting to be merged, which bounds memory whatever the size of the log.
+    const window = threads * 2;
+    const results: (Promise<SegmentState> | undefined)[] = [];
+    const submit = (i: number): void => {
+      if (i >= segments.length) return;
+      const task = pool.run({
+        path: segments[i].path,
+        maxEntryBytes: MAX_ENTRY_BYTES,
+      }) as Promise<SegmentState>;
+      task.catch(() => {}); // awaited below, in order
+      results[i] = task;
+    };
+    for (let i = 0; i < window; i++) submit(i);
     let expectFirst = 0;
     for (let i = 0; i < segments.length; i++) {
       const segment = segments[i];
       let result: SegmentState;
       try {
-        result = await results[i];
+        result = (await results[i])!;
+        results[i] = undefined;
+        submit(i + window);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
           throw new WalError(ErrorCode.SEGMENT_DELETED, `${segment.path} was deleted while being replayed`, {
