@@ -24,6 +24,7 @@ export function scanSegmentFile(
   }
 }
 
+/** Reads into a new buffer each call, so views on what it returns stay valid (replay keeps some). */
 export function readAt(fsys: FileSystem, fd: number, position: number, length: number): Uint8Array {
   const buffer = new Uint8Array(length);
   let got = 0;
