@@ -98,6 +98,7 @@ describe('rotation', () => {
       if ('invalid' in header) continue;
       expect(header.firstLsn).toBe(expectedFirst);
       expect(Number(name.slice(4, 20))).toBe(header.firstLsn);
+      if (bytes.length === SEGMENT_HEADER_BYTES && name === names.at(-1)) continue; // rotated right at the end
       const first = parseRecord(bytes, SEGMENT_HEADER_BYTES, bytes.length, header.maxRecordBytes);
       expect(first).toMatchObject({ kind: 'record', lsn: header.firstLsn });
       // Count the segment's records to know where the next one must start.
