@@ -3,7 +3,7 @@
  * so the main thread only merges one small map per segment instead of decoding every entry.
  * Entries that are not `{ op: 'set' | 'delete', key: string }` are left out.
  */
-import { decode, encode } from '../encoding.js';
+import { decode } from '../encoding.js';
 import type { FileSystem } from '../fs.js';
 import { scanSegmentFile } from '../reader/scan-file.js';
 import type { ScanResult } from '../reader/segment-scanner.js';
@@ -21,52 +21,65 @@ export interface SegmentState {
   ignored: number;
 }
 
-export function reduceSegment(fsys: FileSystem, path: string, maxEntryBytes: number): SegmentState {
-  // Each key's last operation, with its value still encoded (a view on the read buffer, which
-  // the scan never reuses): only these values get decoded.
-  const last = new Map<string, Uint8Array | null>();
-  let ignored = 0;
-  const scan = scanSegmentFile(fsys, path, { maxEntryBytes }, (entry) => {
-    const bytes = entry.payload;
-    const envelope = readEnvelope(bytes);
-    if (envelope) {
-      last.set(
-        envelope.key,
-        envelope.op === 'delete' ? null : bytes.subarray(envelope.valueStart, envelope.valueEnd),
-      );
-      return;
-    }
-    // Not a plain map this reader understands: decode it as readWal would.
-    const value = decode(bytes) as { op?: unknown; key?: unknown; value?: unknown } | null;
-    if (value && typeof value === 'object' && typeof value.key === 'string') {
-      if (value.op === 'set') {
-        last.set(value.key, encodeAgain(value.value));
-        return;
-      }
-      if (value.op === 'delete') {
-        last.set(value.key, null);
-        return;
-      }
-    }
-    ignored++;
-  });
-  const ops: (string | number | unknown)[][] = [];
-  for (const [key, encoded] of last) {
-    ops.push(
-      encoded === null ? [key, DELETED] : [key, SET, encoded.length === 0 ? undefined : decode(encoded)],
-    );
+/** A key-value operation read from one entry, or null if the entry is not one. */
+function kvOf(bytes: Uint8Array): { key: string; op: 'set' | 'delete'; envelope: boolean } | null {
+  const envelope = readEnvelope(bytes);
+  if (envelope) return { key: envelope.key, op: envelope.op, envelope: true };
+  // Not a plain map the envelope reader understands: decode it as readWal would.
+  const value = decode(bytes) as { op?: unknown; key?: unknown } | null;
+  if (
+    value &&
+    typeof value === 'object' &&
+    typeof value.key === 'string' &&
+    (value.op === 'set' || value.op === 'delete')
+  ) {
+    return { key: value.key, op: value.op, envelope: false };
   }
+  return null;
+}
+
+/**
+ * Two passes over the segment, so that no value but each key's last is ever decoded or kept:
+ * the first notes, per key, the index of its last operation; the second decodes the values
+ * of exactly those entries. Nothing read in the first pass outlives it.
+ */
+export function reduceSegment(fsys: FileSystem, path: string, maxEntryBytes: number): SegmentState {
+  const lastIndex = new Map<string, number>(); // key -> index of its last op; negative: a delete
+  let ignored = 0;
+  let index = 0;
+  const scan = scanSegmentFile(fsys, path, { maxEntryBytes }, (entry) => {
+    const kv = kvOf(entry.payload);
+    if (kv) lastIndex.set(kv.key, kv.op === 'delete' ? -index - 1 : index);
+    else ignored++;
+    index++;
+  });
+  const entries = index;
+  const ops: (string | number | unknown)[][] = [];
+  const wanted = new Uint8Array(entries);
+  for (const [key, at] of lastIndex) {
+    if (at < 0) ops.push([key, DELETED]);
+    else wanted[at] = 1;
+  }
+  index = 0;
+  scanSegmentFile(fsys, path, { maxEntryBytes }, (entry) => {
+    // A live tail may have grown since the first pass: its state is the first pass's.
+    if (index < entries && wanted[index] === 1) {
+      const bytes = entry.payload;
+      const envelope = readEnvelope(bytes);
+      if (envelope) {
+        const valueBytes = bytes.subarray(envelope.valueStart, envelope.valueEnd);
+        ops.push([envelope.key, SET, valueBytes.length === 0 ? undefined : decode(valueBytes)]);
+      } else {
+        const value = decode(bytes) as { key: string; value?: unknown };
+        ops.push([value.key, SET, value.value]);
+      }
+    }
+    index++;
+  });
   const { header, ...rest } = scan;
   return {
     ops: ops as SegmentState['ops'],
     scan: { ...rest, firstLsn: header?.firstLsn ?? null },
     ignored,
   };
-}
-
-/** The rare fallback keeps a decoded value; re-encoding it keeps one representation in the map. */
-function encodeAgain(value: unknown): Uint8Array {
-  if (value === undefined) return new Uint8Array(0);
-  const encoded = encode(value);
-  return encoded.slice(encoded.start, encoded.end);
 }
