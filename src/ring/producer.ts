@@ -86,11 +86,6 @@ export class RingProducer {
     }
   }
 
-  /** Whether anything written has not been published yet. */
-  get unpublished(): boolean {
-    return Atomics.load(this.ring.control, WRITE_POS) >>> 0 !== this.writePos;
-  }
-
   /** Bytes the writer has not yet given back. */
   get inFlightBytes(): number {
     this.readPosSeen = Atomics.load(this.ring.control, READ_POS) >>> 0;
