@@ -252,14 +252,8 @@ export class Wal {
   /** Resolves with `lsn` once every entry up to it is acknowledged (same guarantee as `append`). */
   waitFor(lsn: number): Promise<number> {
     if (this.failure) return Promise.reject(this.failure);
-    if (!Number.isInteger(lsn) || lsn < 0 || lsn > this.lastLsn) {
-      return Promise.reject(
-        new WalError(
-          ErrorCode.INVALID_OPTION,
-          `waitFor: lsn must be an integer from 0 to lastLsn (${this.lastLsn}); got ${lsn}`,
-        ),
-      );
-    }
+    const invalid = this.badLsn('waitFor', lsn);
+    if (invalid) return Promise.reject(invalid);
     if (lsn <= this.ackedSeen) return Promise.resolve(lsn);
     const promise = new Promise<number>(this.park);
     this.acks.add(lsn, this.parked);
@@ -287,14 +281,8 @@ export class Wal {
   checkpoint(lsn: number): Promise<void> {
     if (this.closing) return Promise.reject(closed());
     if (this.failure) return Promise.reject(this.failure);
-    if (!Number.isSafeInteger(lsn) || lsn < 0 || lsn > this.lastLsn) {
-      return Promise.reject(
-        new WalError(
-          ErrorCode.INVALID_OPTION,
-          `checkpoint: lsn must be an integer from 0 to lastLsn (${this.lastLsn}); got ${lsn}`,
-        ),
-      );
-    }
+    const invalid = this.badLsn('checkpoint', lsn);
+    if (invalid) return Promise.reject(invalid);
     const current = Math.max(this.checkpointAsked, this.checkpointLsn);
     if (lsn < current) {
       return Promise.reject(
@@ -349,6 +337,15 @@ export class Wal {
       }
     }
     return out;
+  }
+
+  /** The error for an LSN argument outside 0..lastLsn, or null when it is fine. */
+  private badLsn(method: string, lsn: number): WalError | null {
+    if (Number.isSafeInteger(lsn) && lsn >= 0 && lsn <= this.lastLsn) return null;
+    return new WalError(
+      ErrorCode.INVALID_OPTION,
+      `${method}: lsn must be an integer from 0 to lastLsn (${this.lastLsn}); got ${lsn}`,
+    );
   }
 
   /** Posts request number `request` in `slot`, wakes the writer, and resolves when it is answered. */
