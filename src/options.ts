@@ -4,6 +4,13 @@
  * message names the option.
  */
 import { ErrorCode, WalError } from './errors.js';
+import {
+  type CorruptionHandler,
+  checkCorruptionHandler,
+  checkRecoveryMode,
+  DEFAULT_RECOVERY,
+  type RecoveryMode,
+} from './recovery/policy.js';
 
 export type SyncMode = 'always' | 'interval' | 'none';
 
@@ -66,6 +73,15 @@ export interface WalOptions {
    * segment is sealed or the log closed.
    */
   preallocate?: boolean;
+  /**
+   * What open does with damage it finds. Default `'tolerate-tail'`: only a torn end of the
+   * last segment (an interrupted write, never acknowledged) is set aside; any other damage
+   * makes open fail with `WAL_CORRUPT` and changes nothing, so no acknowledged entry is ever
+   * dropped without a person deciding to. See docs/FORMAT.md "Recovery modes".
+   */
+  recovery?: RecoveryMode;
+  /** Called on open for each drop recovery made (also listed in `wal.recoveryReport`). */
+  onCorruption?: CorruptionHandler;
 }
 
 /**
@@ -105,6 +121,8 @@ export interface FilledOptions {
   rotateIntervalMs: number;
   retention: FilledRetention;
   preallocate: boolean;
+  recovery: RecoveryMode;
+  onCorruption: CorruptionHandler | undefined;
 }
 
 export const DEFAULTS: FilledOptions = {
@@ -118,6 +136,8 @@ export const DEFAULTS: FilledOptions = {
   flushTimeoutMs: 10_000,
   rotateIntervalMs: 0,
   preallocate: true,
+  recovery: DEFAULT_RECOVERY,
+  onCorruption: undefined,
   retention: {
     maxSegments: Number.POSITIVE_INFINITY,
     maxBytes: Number.POSITIVE_INFINITY,
@@ -202,5 +222,7 @@ export function fillOptions(options: WalOptions | undefined): FilledOptions {
     rotateIntervalMs: integerIn(options, 'rotateIntervalMs', 0, 2 ** 40),
     retention: fillRetention(options.retention),
     preallocate: booleanOf(options.preallocate, 'preallocate', DEFAULTS.preallocate),
+    recovery: checkRecoveryMode(options.recovery, 'options.recovery'),
+    onCorruption: checkCorruptionHandler(options.onCorruption, 'options.onCorruption'),
   };
 }

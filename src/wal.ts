@@ -14,7 +14,7 @@ import { MAX_LSN, SEGMENT_HEADER_BYTES } from './format/constants.js';
 import { decodeSegmentHeader } from './format/segment-header.js';
 import type { DirectoryLock } from './lock.js';
 import type { FilledOptions } from './options.js';
-import type { TailRepair } from './recovery/open-scan.js';
+import type { CorruptionReport, RecoveryMode } from './recovery/policy.js';
 import {
   ACTIVE_SEGMENT_BYTES,
   CHECKPOINT_DONE,
@@ -67,16 +67,20 @@ export interface SegmentInfo {
   sealed: boolean;
 }
 
-export interface OpenReport {
-  /** Torn tails set aside and truncated on open. */
-  repairs: TailRepair[];
+/** What recovery did when the log was opened. */
+export interface RecoveryReport {
+  mode: RecoveryMode;
+  /** LSN of the last entry recovered; appends continue after it. */
+  lastLsn: number;
+  /** Every drop (torn tails, corruption), in the order made; empty for a clean log. */
+  corruptions: CorruptionReport[];
 }
 
 export class Wal {
   /** Absolute path of the log's directory. */
   readonly dir: string;
   readonly options: Readonly<FilledOptions>;
-  readonly openReport: OpenReport;
+  readonly recoveryReport: RecoveryReport;
 
   private readonly ring: RingViews;
   private readonly producer: RingProducer;
@@ -136,7 +140,7 @@ export class Wal {
     this.ackedSeen = ready.lastLsn;
     this.durableSeen = ready.lastLsn;
     this.syncRequested = Atomics.load(this.ring.control, SYNC_REQUEST);
-    this.openReport = { repairs: ready.repairs };
+    this.recoveryReport = { mode: options.recovery, lastLsn: ready.lastLsn, corruptions: ready.corruptions };
     worker.on('error', (e) => this.fail(crashed(`the writer thread failed: ${e.message}`)));
     worker.unref();
     this.workerRefed = false;
@@ -163,6 +167,7 @@ export class Wal {
       rotateIntervalMs: options.rotateIntervalMs,
       preallocate: options.preallocate,
       retention: options.retention,
+      recovery: options.recovery,
     };
     const workerData: WriterData = { sab, config, ...internals };
     const worker = new Worker(workerUrl('writer'), { workerData, name: 'ringwal-writer' });
@@ -185,6 +190,14 @@ export class Wal {
       throw fromWire(message.error);
     }
     wal = new Wal(dir, options, lock, sab, worker, message, exited);
+    if (options.onCorruption) {
+      try {
+        for (const report of message.corruptions) options.onCorruption(report);
+      } catch (e) {
+        await wal.close();
+        throw e;
+      }
+    }
     return wal;
   }
 

@@ -3,13 +3,8 @@
  * returns its last-writer-wins key-value state. Tasks get a path, never data.
  */
 import { nodeFs } from '../src/fs.js';
-import { reduceSegment, type SegmentState } from '../src/recovery/reduce-segment.js';
-
-export interface ReplayTask {
-  path: string;
-  maxEntryBytes: number;
-}
+import { type ReplayTask, reduceSegment, type SegmentState } from '../src/recovery/reduce-segment.js';
 
 export default function replay(task: ReplayTask): SegmentState {
-  return reduceSegment(nodeFs, task.path, task.maxEntryBytes);
+  return reduceSegment(nodeFs, task.path, task.maxEntryBytes, task.skipCorrupt);
 }

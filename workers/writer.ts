@@ -20,7 +20,12 @@ const writer = new LogWriter(fsys, sab, config);
 let ready: WriterMessage;
 try {
   const state = writer.open();
-  ready = { type: 'ready', lastLsn: state.lastLsn, repairs: state.repairs, segment: writer.segmentPath };
+  ready = {
+    type: 'ready',
+    lastLsn: state.lastLsn,
+    corruptions: state.corruptions,
+    segment: writer.segmentPath,
+  };
 } catch (cause) {
   const error =
     cause instanceof WalError

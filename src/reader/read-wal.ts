@@ -8,6 +8,16 @@ import * as fs from 'node:fs';
 import { decode } from '../encoding.js';
 import { ErrorCode, WalError } from '../errors.js';
 import { MAX_ENTRY_BYTES } from '../options.js';
+import {
+  type CorruptionHandler,
+  type CorruptionReport,
+  checkCorruptionHandler,
+  checkRecoveryMode,
+  judgeEnd,
+  lsnsLost,
+  ReaderPolicy,
+  type RecoveryMode,
+} from '../recovery/policy.js';
 import { type SegmentFile, segmentsAmong } from '../segment/naming.js';
 import { type ScanResult, scanSegment } from './segment-scanner.js';
 
@@ -19,6 +29,16 @@ export interface ReadOptions {
    * Default 1 GiB (the most `openWal` allows).
    */
   maxEntryBytes?: number;
+  /**
+   * What the reader does with damage (docs/FORMAT.md "Recovery modes"). Default
+   * `'tolerate-tail'`. A reader never changes a file, and cannot tell a torn end of the last
+   * segment from a write in progress, so that end is always just the end of what it
+   * delivers; `'strict'` and `'tolerate-tail'` throw WAL_CORRUPT for any other damage,
+   * `'point-in-time'` reports it and stops, `'skip-corrupt'` reports it and goes on.
+   */
+  recovery?: RecoveryMode;
+  /** Called for each piece of damage the reader passes over (`'point-in-time'`, `'skip-corrupt'`). */
+  onCorruption?: CorruptionHandler;
 }
 
 export interface WalEntry {
@@ -32,7 +52,16 @@ async function listSegmentsAsync(dir: string): Promise<SegmentFile[]> {
   return segmentsAmong(dir, await fs.promises.readdir(dir));
 }
 
-function checkReadOptions(options: ReadOptions): { fromLsn: number; maxEntryBytes: number } {
+interface CheckedReadOptions {
+  fromLsn: number;
+  maxEntryBytes: number;
+  policy: ReaderPolicy;
+}
+
+export function checkReadOptions(options: ReadOptions): CheckedReadOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new WalError(ErrorCode.INVALID_OPTION, 'options must be an object');
+  }
   const fromLsn = options.fromLsn ?? 1;
   if (!Number.isSafeInteger(fromLsn) || fromLsn < 1) {
     throw new WalError(
@@ -47,46 +76,75 @@ function checkReadOptions(options: ReadOptions): { fromLsn: number; maxEntryByte
       `options.maxEntryBytes must be a positive integer; got ${maxEntryBytes}`,
     );
   }
-  return { fromLsn, maxEntryBytes };
+  const policy = new ReaderPolicy(
+    checkRecoveryMode(options.recovery, 'options.recovery'),
+    checkCorruptionHandler(options.onCorruption, 'options.onCorruption'),
+  );
+  return { fromLsn, maxEntryBytes, policy };
 }
+
+/** How long a reader waits before reading a live segment again to confirm damage in it. */
+const CONFIRM_DELAY_MS = 20;
 
 export async function* readWal(
   dir: string,
   options: ReadOptions = {},
 ): AsyncGenerator<WalEntry, void, undefined> {
-  const { fromLsn, maxEntryBytes } = checkReadOptions(options);
+  const { fromLsn, maxEntryBytes, policy } = checkReadOptions(options);
+  const skipCorrupt = policy.mode === 'skip-corrupt';
   let segments = await listSegmentsAsync(dir);
   let nextLsn = fromLsn; // next LSN to deliver
   let expectFirst = 0; // LSN the next segment must start with (0: any)
   let i = segments.findLastIndex((s) => s.firstLsn <= fromLsn);
   if (i < 0) i = 0;
   let rescanned = false;
+  let confirmed = false;
   while (i < segments.length) {
     const segment = segments[i];
+    // Damage that ends this segment for the reader (a gap before it, its header, or its records).
+    let damage: { offset: number; bytes: number; reason: string; lsns: CorruptionReport['lsns'] } | null =
+      null;
     if (expectFirst !== 0 && segment.firstLsn !== expectFirst) {
-      throw new WalError(
-        ErrorCode.CORRUPT,
-        `${segment.path}: the log has a gap; expected a segment starting at LSN ${expectFirst}`,
-        { path: segment.path, offset: 0 },
-      );
-    }
-    let result: ScanResult;
-    try {
-      const batches = scanFile(segment.path, maxEntryBytes, nextLsn);
-      while (true) {
-        const step = await batches.next();
-        if (step.done) {
-          result = step.value;
-          break;
-        }
-        for (const entry of step.value) {
-          yield entry;
-          nextLsn = entry.lsn + 1;
-        }
+      if (!skipCorrupt || segment.firstLsn < expectFirst) {
+        damage = {
+          offset: 0,
+          bytes: 0,
+          reason: `the log has a gap: expected a segment starting at LSN ${expectFirst}`,
+          lsns: segment.firstLsn > expectFirst ? { from: expectFirst, to: segment.firstLsn - 1 } : null,
+        };
+      } else {
+        policy.damaged(
+          segment.path,
+          segment.name,
+          0,
+          0,
+          `the log has a gap: LSNs ${expectFirst} to ${segment.firstLsn - 1} are missing`,
+          {
+            from: expectFirst,
+            to: segment.firstLsn - 1,
+          },
+        );
       }
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      throw vanished(segment.path);
+    }
+    let result: ScanResult | null = null;
+    if (!damage) {
+      try {
+        const batches = scanFile(segment, maxEntryBytes, nextLsn, skipCorrupt, policy);
+        while (true) {
+          const step = await batches.next();
+          if (step.done) {
+            result = step.value;
+            break;
+          }
+          for (const entry of step.value) {
+            yield entry;
+            nextLsn = entry.lsn + 1;
+          }
+        }
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        throw vanished(segment.path);
+      }
     }
     const wasLast = i === segments.length - 1;
     if (wasLast) {
@@ -96,40 +154,67 @@ export async function* readWal(
       if (i < 0) throw vanished(segment.path);
     }
     const isLast = i === segments.length - 1;
-    if (wasLast && !isLast && !rescanned) {
+    if (result && wasLast && !isLast && !rescanned) {
       // It was the live tail while we read it and has been sealed since (the writer syncs a
       // segment before it creates the next): read what was added meanwhile.
       rescanned = true;
       continue;
     }
-    if (result.stop === 'bad-header') {
-      // A last segment with a bad header and nothing but zeros holds no entry; the next open
-      // sets it aside (src/recovery/open-scan.ts). Anything else is damage.
-      if (isLast && (await isAllZeros(segment.path))) return;
-      throw new WalError(ErrorCode.CORRUPT, `${segment.path}: bad segment header: ${result.reason}`, {
-        path: segment.path,
-        offset: 0,
-      });
-    }
-    if (result.header!.firstLsn !== segment.firstLsn) {
-      throw new WalError(
-        ErrorCode.CORRUPT,
-        `${segment.path}: the header's first LSN does not match the name`,
-        {
-          path: segment.path,
+    if (result && !damage) {
+      if (result.stop === 'bad-header') {
+        // A last segment with a bad header and nothing but zeros holds no entry; the next open
+        // sets it aside (src/recovery/open-scan.ts). Anything else is damage.
+        if (isLast && (await isAllZeros(segment.path))) return;
+        damage = {
+          offset: 0,
+          bytes: result.fileSize,
+          reason: `bad segment header: ${result.reason}`,
+          lsns: null,
+        };
+      } else if (result.header!.firstLsn !== segment.firstLsn) {
+        damage = {
           offset: 8,
-        },
-      );
+          bytes: result.fileSize,
+          reason: `the header says first LSN ${result.header!.firstLsn}, the name says ${segment.firstLsn}`,
+          lsns: null,
+        };
+      } else if (judgeEnd(result, isLast) === 'corrupt') {
+        if (isLast && !confirmed) {
+          // The writer may have been part-way through a record while it was read: look again.
+          confirmed = true;
+          await new Promise((resolve) => setTimeout(resolve, CONFIRM_DELAY_MS));
+          continue;
+        }
+        const d = result.damage!;
+        damage = {
+          offset: d.offset,
+          bytes: result.fileSize - d.offset,
+          reason: d.next >= 0 ? `${d.reason}, and a valid record follows at offset ${d.next}` : d.reason,
+          // Nothing after it is delivered (point-in-time) or it is thrown (strict, tolerate-tail).
+          lsns: lsnsLost({ ...d, next: -1 }),
+        };
+      }
     }
-    if (result.stop !== 'eof' && !isLast) {
-      throw new WalError(
-        ErrorCode.CORRUPT,
-        `${segment.path} is corrupt at offset ${result.stopOffset}: ${result.reason ?? result.stop}`,
-        { path: segment.path, offset: result.stopOffset },
-      );
+    if (damage) {
+      if (
+        policy.damaged(
+          segment.path,
+          segment.name,
+          damage.offset,
+          damage.bytes,
+          damage.reason,
+          damage.lsns,
+        ) === 'stop'
+      ) {
+        return;
+      }
+      expectFirst = 0;
+    } else {
+      expectFirst = result!.lastLsn + 1;
     }
     rescanned = false;
-    expectFirst = result.lastLsn + 1;
+    confirmed = false;
+    if (isLast) return;
     i++;
   }
 }
@@ -152,13 +237,15 @@ const BATCH_ENTRIES = 1024;
 
 /** Scans one file with asynchronous reads, yielding decoded entries from `fromLsn` in batches. */
 async function* scanFile(
-  file: string,
+  segment: SegmentFile,
   maxEntryBytes: number,
   fromLsn: number,
+  skipCorrupt: boolean,
+  policy: ReaderPolicy,
 ): AsyncGenerator<WalEntry[], ScanResult, undefined> {
-  const handle = await fs.promises.open(file, 'r');
+  const handle = await fs.promises.open(segment.path, 'r');
   try {
-    const walk = scanSegment((await handle.stat()).size, { maxEntryBytes });
+    const walk = scanSegment((await handle.stat()).size, { maxEntryBytes, skipCorrupt });
     let batch: WalEntry[] = [];
     let reply: Uint8Array | undefined;
     while (true) {
@@ -175,6 +262,8 @@ async function* scanFile(
           batch = [];
         }
         reply = await readAt(handle, item.position, item.length);
+      } else if (item.kind === 'skip') {
+        policy.skipped(segment.name, item.damage);
       } else if (item.lsn >= fromLsn) {
         batch.push({ lsn: item.lsn, ts: item.ts, value: decode(item.payload) });
       }

@@ -17,7 +17,7 @@ export function scanSegmentFile(
       if (step.done) return step.value;
       reply = undefined;
       if (step.value.kind === 'read') reply = readAt(fsys, fd, step.value.position, step.value.length);
-      else onEntry?.(step.value);
+      else if (step.value.kind === 'entry') onEntry?.(step.value);
     }
   } finally {
     fsys.closeSync(fd);

@@ -2,9 +2,14 @@
  * Walks one segment file record by record: checks the header, every CRC, the LSN sequence
  * and fragment order, reassembles fragmented entries, and says exactly where and why it
  * stopped. The walk is a generator that asks its driver for bytes, so the synchronous
- * driver (the writer's recovery) and the asynchronous one (readers) share one parser.
+ * driver (the writer's recovery, the replay workers) and the asynchronous one (readers)
+ * share one parser.
+ *
+ * Where a walk meets bytes it cannot accept, it also looks at what lies after them (see
+ * `Damage`): the recovery policy (src/recovery/policy.ts) tells a torn tail from corruption
+ * by it, and with `skipCorrupt` the walk resumes at the next valid record.
  */
-import { RECORD_HEADER_BYTES, RecordType, SEGMENT_HEADER_BYTES } from '../format/constants.js';
+import { RECORD_ALIGN, RECORD_HEADER_BYTES, RecordType, SEGMENT_HEADER_BYTES } from '../format/constants.js';
 import { parseRecord } from '../format/record.js';
 import { decodeSegmentHeader, type SegmentHeader } from '../format/segment-header.js';
 
@@ -24,6 +29,12 @@ export interface ReadRequest {
   length: number;
 }
 
+/** A region the walk skipped (`skipCorrupt`): handed to the driver as it happens. */
+export interface SkippedRegion {
+  kind: 'skip';
+  damage: Damage;
+}
+
 export type ScanStop =
   /** The file ends exactly after a complete entry. */
   | 'eof'
@@ -35,6 +46,28 @@ export type ScanStop =
   | 'bad'
   /** The segment header itself is missing or invalid. */
   | 'bad-header';
+
+/**
+ * Bytes the walk could not accept, and what follows them. `[offset, end)` is the region:
+ * from the first byte not accepted (the first fragment's offset, for an entry whose later
+ * fragments are missing) to the next valid record, or to the end of the file.
+ */
+export interface Damage {
+  offset: number;
+  end: number;
+  stop: Exclude<ScanStop, 'eof' | 'bad-header'>;
+  reason: string;
+  /** Offset of a valid record (`FULL` or `FIRST`, LSN above every entry before) after the damage; -1 if none. */
+  next: number;
+  /** LSN of the record at `next`; 0 if none. */
+  nextLsn: number;
+  /** LSN of the last complete entry before the damage. */
+  lastLsnBefore: number;
+  /** Every byte of the region is zero. */
+  allZeros: boolean;
+  /** A whole 512-byte sector of zeros (512-aligned in the file) lies in the region. */
+  zeroSector: boolean;
+}
 
 export interface ScanResult {
   header: SegmentHeader | null;
@@ -48,6 +81,10 @@ export interface ScanResult {
   stopOffset: number;
   reason?: string;
   fileSize: number;
+  /** Where the walk stopped, unless at `eof` or a bad header. */
+  damage: Damage | null;
+  /** Regions skipped on the way (`skipCorrupt` only). */
+  skipped: Damage[];
 }
 
 export interface ScanOptions {
@@ -59,12 +96,16 @@ export interface ScanOptions {
   maxEntryBytes: number;
   /** Bytes asked for per read. */
   chunkBytes?: number;
+  /** Resume after damage at the next valid record instead of stopping (recovery mode `skip-corrupt`). */
+  skipCorrupt?: boolean;
 }
+
+const SECTOR = 512;
 
 export function* scanSegment(
   fileSize: number,
   options: ScanOptions,
-): Generator<ScannedEntry | ReadRequest, ScanResult, Uint8Array | undefined> {
+): Generator<ScannedEntry | ReadRequest | SkippedRegion, ScanResult, Uint8Array | undefined> {
   const chunkBytes = options.chunkBytes ?? 1024 * 1024;
   const result: ScanResult = {
     header: null,
@@ -74,6 +115,8 @@ export function* scanSegment(
     stop: 'bad-header',
     stopOffset: 0,
     fileSize,
+    damage: null,
+    skipped: [],
   };
   const headerBytes = yield { kind: 'read', position: 0, length: Math.min(SEGMENT_HEADER_BYTES, fileSize) };
   const header = decodeSegmentHeader(headerBytes ?? new Uint8Array(0));
@@ -87,8 +130,7 @@ export function* scanSegment(
   result.lastLsn = header.firstLsn - 1;
   result.validEnd = SEGMENT_HEADER_BYTES;
 
-  let buffer: Uint8Array = new Uint8Array(0);
-  let bufferStart = 0; // file offset of buffer[0]
+  const window = { buffer: new Uint8Array(0), start: 0 }; // window.buffer[0] is at file offset window.start
   let pos = SEGMENT_HEADER_BYTES;
   let expectedLsn = header.firstLsn;
   let fragments: Uint8Array[] | null = null;
@@ -96,46 +138,108 @@ export function* scanSegment(
   let fragmentOffset = 0;
   let ts = 0;
 
-  const stop = (kind: ScanStop, reason?: string): ScanResult => {
-    result.stop = kind;
-    result.stopOffset = fragments ? fragmentOffset : pos;
-    if (reason !== undefined) result.reason = reason;
-    return result;
-  };
-
   while (true) {
-    if (pos >= fileSize) return stop(fragments ? 'incomplete' : 'eof');
-    let at = pos - bufferStart;
-    let parsed = parseRecord(buffer, at, buffer.length, maxRecordBytes);
+    let damage: { stop: Damage['stop']; reason: string } | null = null;
+    if (pos >= fileSize) {
+      if (!fragments) {
+        result.stop = 'eof';
+        result.stopOffset = pos;
+        return result;
+      }
+      damage = { stop: 'incomplete', reason: 'the file ends between the fragments of an entry' };
+    }
+    let parsed = damage
+      ? null
+      : parseRecord(window.buffer, pos - window.start, window.buffer.length, maxRecordBytes);
     if (
-      parsed.kind === 'incomplete' ||
-      (parsed.kind === 'zeros' && buffer.length - at < RECORD_HEADER_BYTES)
+      parsed &&
+      (parsed.kind === 'incomplete' ||
+        (parsed.kind === 'zeros' && window.buffer.length - (pos - window.start) < RECORD_HEADER_BYTES))
     ) {
-      const bufferEnd = bufferStart + buffer.length;
       const wanted = parsed.kind === 'incomplete' ? parsed.needed : RECORD_HEADER_BYTES;
-      if (bufferEnd < fileSize && buffer.length - at < wanted) {
+      if (window.start + window.buffer.length < fileSize) {
         const length = Math.min(Math.max(chunkBytes, wanted), fileSize - pos);
-        buffer = (yield { kind: 'read', position: pos, length }) ?? new Uint8Array(0);
-        if (buffer.length < length) fileSize = pos + buffer.length; // the file shrank under us
-        bufferStart = pos;
-        at = 0;
-        parsed = parseRecord(buffer, 0, buffer.length, maxRecordBytes);
+        fileSize = yield* readWindow(window, pos, length, fileSize, result);
+        parsed = parseRecord(window.buffer, 0, window.buffer.length, maxRecordBytes);
       }
     }
-    if (parsed.kind === 'incomplete') return stop('incomplete', 'file ends inside a record');
-    if (parsed.kind === 'zeros') return stop(fragments ? 'incomplete' : 'zeros');
-    if (parsed.kind === 'bad') return stop('bad', parsed.reason);
+    if (parsed) {
+      if (parsed.kind === 'incomplete')
+        damage = { stop: 'incomplete', reason: 'the file ends inside a record' };
+      else if (parsed.kind === 'zeros')
+        damage = fragments
+          ? { stop: 'incomplete', reason: 'zeros between the fragments of an entry' }
+          : { stop: 'zeros', reason: 'zeros after the last entry' };
+      else if (parsed.kind === 'bad') damage = { stop: 'bad', reason: parsed.reason };
+      else if (parsed.type === RecordType.FULL || parsed.type === RecordType.FIRST) {
+        if (fragments)
+          damage = {
+            stop: 'bad',
+            reason: `a new entry starts before the fragments of LSN ${expectedLsn} ended`,
+          };
+        else if (parsed.lsn !== expectedLsn)
+          damage = {
+            stop: 'bad',
+            reason: `LSN out of sequence: expected ${expectedLsn}, found ${parsed.lsn}`,
+          };
+      } else if (!fragments || parsed.lsn !== expectedLsn) {
+        damage = { stop: 'bad', reason: `fragment of LSN ${parsed.lsn} without its first fragment` };
+      }
+      if (
+        !damage &&
+        parsed.kind === 'record' &&
+        parsed.type !== RecordType.FULL &&
+        (parsed.type === RecordType.FIRST ? 0 : fragmentBytes) + parsed.length > maxEntryBytes
+      ) {
+        damage = { stop: 'bad', reason: `fragmented entry exceeds ${maxEntryBytes} bytes` };
+      }
+    }
+
+    if (damage || !parsed || parsed.kind !== 'record') {
+      // The record at `pos` itself may be where the walk resumes: a valid one out of
+      // sequence (entries missing before it) or one that cuts short an entry's fragments.
+      const found = yield* findNextRecord(
+        window,
+        pos,
+        fileSize,
+        result.lastLsn,
+        maxRecordBytes,
+        chunkBytes,
+        result,
+      );
+      fileSize = found.fileSize;
+      const region: Damage = {
+        offset: fragments ? fragmentOffset : pos,
+        end: found.next >= 0 ? found.next : fileSize,
+        stop: damage!.stop,
+        reason: damage!.reason,
+        next: found.next,
+        nextLsn: found.nextLsn,
+        lastLsnBefore: result.lastLsn,
+        allZeros: !fragments && found.allZeros,
+        zeroSector: found.zeroSector,
+      };
+      if (options.skipCorrupt && found.next >= 0) {
+        result.skipped.push(region);
+        yield { kind: 'skip', damage: region };
+        fragments = null;
+        pos = found.next;
+        expectedLsn = found.nextLsn;
+        continue;
+      }
+      result.damage = region;
+      result.stop = region.stop;
+      result.stopOffset = region.offset;
+      result.reason = region.reason;
+      return result;
+    }
 
     const { type, lsn } = parsed;
-    const payload = buffer.subarray(parsed.payloadStart, parsed.payloadStart + parsed.length);
-    if (type === RecordType.FULL || type === RecordType.FIRST) {
-      if (fragments)
-        return stop('bad', `a new entry starts before the fragments of LSN ${expectedLsn} ended`);
-      if (lsn !== expectedLsn)
-        return stop('bad', `LSN out of sequence: expected ${expectedLsn}, found ${lsn}`);
-    } else if (!fragments || lsn !== expectedLsn) {
-      return stop('bad', `fragment of LSN ${lsn} without its first fragment`);
-    }
+    const at = pos - window.start;
+    const payload = window.buffer.subarray(
+      at + RECORD_HEADER_BYTES,
+      at + RECORD_HEADER_BYTES + parsed.length,
+    );
     if (type === RecordType.FULL) {
       yield { kind: 'entry', lsn, ts: parsed.ts, payload, offset: pos };
     } else {
@@ -146,8 +250,6 @@ export function* scanSegment(
         ts = parsed.ts;
       }
       fragmentBytes += payload.length;
-      if (fragmentBytes > maxEntryBytes)
-        return stop('bad', `fragmented entry exceeds ${maxEntryBytes} bytes`);
       fragments!.push(payload.slice());
       if (type === RecordType.LAST) {
         const whole = concat(fragments!, fragmentBytes);
@@ -164,6 +266,90 @@ export function* scanSegment(
       result.validEnd = pos;
     }
   }
+}
+
+/** Reads `[position, position + length)` into the window; returns the file size (smaller if the file shrank). */
+function* readWindow(
+  window: { buffer: Uint8Array; start: number },
+  position: number,
+  length: number,
+  fileSize: number,
+  result: ScanResult,
+): Generator<ReadRequest, number, Uint8Array | undefined> {
+  window.buffer = (yield { kind: 'read', position, length }) ?? new Uint8Array(0);
+  window.start = position;
+  if (window.buffer.length < length) {
+    fileSize = position + window.buffer.length; // the file shrank under us
+    result.fileSize = fileSize;
+  }
+  return fileSize;
+}
+
+/**
+ * Looks past damage at `from` for the next valid record a walk could resume at: at every
+ * aligned offset, a complete record passing every check, `FULL` or `FIRST`, with an LSN
+ * above `lastLsn`. Notes on the way whether the bytes before it are all zeros and whether
+ * they hold a whole zero sector. Reads at most `chunkBytes + maxRecordBytes` at a time and
+ * each byte a bounded number of times, however the bytes are damaged.
+ */
+function* findNextRecord(
+  window: { buffer: Uint8Array; start: number },
+  from: number,
+  fileSize: number,
+  lastLsn: number,
+  maxRecordBytes: number,
+  chunkBytes: number,
+  result: ScanResult,
+): Generator<
+  ReadRequest,
+  { next: number; nextLsn: number; allZeros: boolean; zeroSector: boolean; fileSize: number },
+  Uint8Array | undefined
+> {
+  let allZeros = true;
+  let zeroSector = false;
+  let zeroRunStart = -1; // file offset where the current run of zero bytes began
+  const span = chunkBytes + maxRecordBytes + RECORD_HEADER_BYTES;
+  for (let c = from; c < fileSize; c += RECORD_ALIGN) {
+    if (
+      c + RECORD_ALIGN > window.start + window.buffer.length &&
+      window.start + window.buffer.length < fileSize
+    ) {
+      fileSize = yield* readWindow(window, c, Math.min(span, fileSize - c), fileSize, result);
+      if (c >= fileSize) break;
+    }
+    let at = c - window.start;
+    const parsed = parseRecord(window.buffer, at, window.buffer.length, maxRecordBytes);
+    let record = parsed;
+    if (parsed.kind === 'incomplete' && window.start + window.buffer.length < fileSize) {
+      fileSize = yield* readWindow(window, c, Math.min(span, fileSize - c), fileSize, result);
+      at = 0;
+      record = parseRecord(window.buffer, 0, window.buffer.length, maxRecordBytes);
+    }
+    if (
+      record.kind === 'record' &&
+      record.lsn > lastLsn &&
+      (record.type === RecordType.FULL || record.type === RecordType.FIRST)
+    ) {
+      return { next: c, nextLsn: record.lsn, allZeros, zeroSector, fileSize };
+    }
+    // Note the zero bytes of [c, c + 8) before moving on.
+    const stepEnd = Math.min(c + RECORD_ALIGN, fileSize);
+    let zero = true;
+    for (let i = at; i < at + (stepEnd - c); i++) {
+      if (window.buffer[i] !== 0) {
+        zero = false;
+        break;
+      }
+    }
+    if (!zero) {
+      allZeros = false;
+      zeroRunStart = -1;
+    } else {
+      if (zeroRunStart < 0) zeroRunStart = c;
+      if (stepEnd % SECTOR === 0 && stepEnd - SECTOR >= zeroRunStart) zeroSector = true;
+    }
+  }
+  return { next: -1, nextLsn: 0, allZeros, zeroSector, fileSize };
 }
 
 function concat(parts: Uint8Array[], total: number): Uint8Array {

@@ -1,18 +1,21 @@
 /**
- * What the writer does on open, before the first append: find the last valid entry, set a
- * torn tail aside and truncate it, and say where appending continues.
+ * What the writer does on open, before the first append: find the last valid entry, act on
+ * damage as the recovery mode says (src/recovery/policy.ts), and say where appending
+ * continues. Nothing is ever destroyed: bytes cut from a segment are first copied next to it
+ * (`<segment>.torn-<offset>` for a torn tail, `<segment>.broken-<offset>` for corruption), and
+ * whole segments are renamed (`<segment>.broken`), each copy durable before the cut.
  *
- * Policy (docs/FORMAT.md "Torn tails"): only the tail segment may end in an incomplete or
- * damaged record. It is a torn tail, never acknowledged (each batch is fdatasync'd before its
- * acks), when nothing valid follows it, or when what follows comes after a whole zero sector
- * (the mark of unsynced pages lost in a power cut). The torn bytes are copied aside to
- * `<segment>.torn-<offset>` and truncated. Damage anywhere else is a WAL_CORRUPT error
- * naming the file and offset, and nothing is changed.
+ * - strict: every segment is verified; any damage is WAL_CORRUPT and nothing changes.
+ * - tolerate-tail: sealed segments' headers are checked (readers verify their records); the
+ *   last segment is walked; a torn end is set aside and truncated; other damage is
+ *   WAL_CORRUPT and nothing changes.
+ * - point-in-time: every segment is verified; at the first damage the log is cut: the rest of
+ *   that segment is set aside and truncated, and every later segment renamed aside.
+ * - skip-corrupt: like tolerate-tail, but damage is skipped: reported, left in place (readers
+ *   in this mode skip it too); only a torn end is cut.
  */
 
-import { ErrorCode, WalError } from '../errors.js';
-import { RecordType, SEGMENT_HEADER_BYTES } from '../format/constants.js';
-import { parseRecord } from '../format/record.js';
+import { SEGMENT_HEADER_BYTES } from '../format/constants.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
 import { type FileSystem, syncDirectory, writeFileSynced } from '../fs.js';
 import { MAX_ENTRY_BYTES } from '../options.js';
@@ -25,15 +28,7 @@ import {
   type SegmentFile,
   TEMP_SUFFIX,
 } from '../segment/naming.js';
-
-export interface TailRepair {
-  segment: string;
-  offset: number;
-  bytes: number;
-  reason: string;
-  /** Where the removed bytes were kept, or what was done with the file. */
-  action: string;
-}
+import { type CorruptionReport, corruptError, judgeEnd, lsnsLost, type RecoveryMode } from './policy.js';
 
 export interface OpenState {
   /** LSN of the last valid entry; 0 for an empty log. */
@@ -50,139 +45,232 @@ export interface OpenState {
     maxRecordBytes: number;
     maxEntryBytes: number;
   } | null;
-  repairs: TailRepair[];
+  /** Every drop, in the order made. */
+  corruptions: CorruptionReport[];
 }
 
-export function recoverOnOpen(fsys: FileSystem, dir: string): OpenState {
+/** A segment that failed before its records: a bad header, a name it contradicts, or a gap before it. */
+interface FrontProblem {
+  offset: number;
+  reason: string;
+}
+
+export function recoverOnOpen(fsys: FileSystem, dir: string, mode: RecoveryMode): OpenState {
   removeDrafts(fsys, dir);
   const segments = listSegments(fsys, dir);
-  const repairs: TailRepair[] = [];
-  for (const segment of segments.slice(0, -1)) checkHeader(fsys, segment);
+  const reports: CorruptionReport[] = [];
+  const verifyAll = mode === 'strict' || mode === 'point-in-time';
+  // The bounds recorded in each segment header apply; this cap only stops a header that
+  // claims more than any writer could have used.
+  const scanOptions = { maxEntryBytes: MAX_ENTRY_BYTES, skipCorrupt: mode === 'skip-corrupt' };
+
+  // expectFirst[i]: the first LSN segment i must have, once the one before it is verified.
+  const expectFirst: number[] = [];
+  for (let i = 0; i < segments.length - 1; i++) {
+    const segment = segments[i];
+    if (!verifyAll) {
+      const problem = headerProblem(fsys, segment);
+      if (!problem) continue;
+      if (mode === 'tolerate-tail') throw corruptError(segment.path, problem.offset, problem.reason);
+      reports.push({
+        segment: segment.name,
+        offset: 0,
+        bytes: fileSize(fsys, segment.path),
+        reason: problem.reason,
+        kind: 'corruption',
+        lsns: { from: segment.firstLsn, to: segments[i + 1].firstLsn - 1 },
+        action: 'left in place; readers in skip-corrupt mode skip the segment',
+      });
+      continue;
+    }
+    const scan = scanSegmentFile(fsys, segment.path, scanOptions);
+    const front = scanProblem(scan, segment, expectFirst[i] ?? 0);
+    if (!front && judgeEnd(scan, false) === 'clean') {
+      expectFirst[i + 1] = scan.lastLsn + 1;
+      continue;
+    }
+    const offset = front ? front.offset : scan.stopOffset;
+    const reason = front ? front.reason : (scan.reason ?? scan.stop);
+    if (mode === 'strict') throw corruptError(segment.path, offset, reason);
+    // point-in-time: the log ends here.
+    setAsideSegments(fsys, dir, segments.slice(i + 1), reports, `after damage in ${segment.name}`);
+    if (front) {
+      setAsideSegments(fsys, dir, [segment], reports, reason);
+      segments.length = i;
+    } else {
+      cutAt(fsys, dir, segment, scan, 'corruption', reports);
+      return stateOf(segment, scan, reports);
+    }
+    break;
+  }
 
   while (segments.length > 0) {
     const tail = segments[segments.length - 1];
-    // The bounds recorded in each segment header apply; this cap only stops a header
-    // that claims more than any writer could have used.
-    const scan = scanSegmentFile(fsys, tail.path, { maxEntryBytes: MAX_ENTRY_BYTES });
-    if (scan.stop === 'bad-header') {
-      setAsideBadHeader(fsys, dir, tail, scan, repairs);
+    const scan = scanSegmentFile(fsys, tail.path, scanOptions);
+    const front = scanProblem(scan, tail, expectFirst[segments.length - 1] ?? 0);
+    if (front) {
+      if (mode === 'strict') throw corruptError(tail.path, front.offset, front.reason);
+      if (mode === 'tolerate-tail' && (scan.stop !== 'bad-header' || !restIsZero(fsys, tail, scan))) {
+        const reason =
+          scan.stop === 'bad-header' ? `bad segment header (${scan.reason}) in front of data` : front.reason;
+        throw corruptError(tail.path, front.offset, reason);
+      }
+      // No entry can be read from it. A header that never became durable (all zeros behind
+      // it) is what a file system that lost the header's blocks leaves; the other cases are
+      // damage, dropped in point-in-time and skip-corrupt modes.
+      setAsideSegments(fsys, dir, [tail], reports, front.reason);
       segments.pop();
       continue;
     }
-    if (scan.header!.firstLsn !== tail.firstLsn) {
-      throw corrupt(
-        tail.path,
-        8,
-        `header says first LSN ${scan.header!.firstLsn}, the name says ${tail.firstLsn}`,
-      );
+    for (const skipped of scan.skipped) {
+      reports.push({
+        segment: tail.name,
+        offset: skipped.offset,
+        bytes: skipped.end - skipped.offset,
+        reason: skipped.reason,
+        kind: 'corruption',
+        lsns: lsnsLost(skipped),
+        action: 'left in place; readers in skip-corrupt mode skip it',
+      });
     }
-    // Zeros from the last entry to the end of the file are preallocated space (or unsynced
-    // pages a power cut reverted to zeros): nothing to repair, appends overwrite them.
-    if (scan.stop !== 'eof' && !(scan.stop === 'zeros' && zerosToEnd(fsys, tail.path, scan.validEnd))) {
-      repairTail(fsys, dir, tail, scan, repairs);
+    const verdict = judgeEnd(scan, true);
+    if (verdict === 'torn') {
+      if (mode === 'strict') throw corruptError(tail.path, scan.stopOffset, `torn tail: ${scan.reason}`);
+      const d = scan.damage!;
+      const reason =
+        d.next >= 0
+          ? `${scan.reason}; a zeroed sector, then valid records from offset ${d.next}: the pattern of a power cut during an unsynced write`
+          : scan.reason;
+      cutAt(fsys, dir, tail, { ...scan, reason }, 'torn-tail', reports);
+    } else if (verdict === 'corrupt') {
+      const d = scan.damage!;
+      const reason = `${scan.reason}, and a valid record follows at offset ${d.next}`;
+      if (mode !== 'point-in-time') throw corruptError(tail.path, scan.stopOffset, reason);
+      cutAt(fsys, dir, tail, { ...scan, reason }, 'corruption', reports);
     }
+    return stateOf(tail, scan, reports);
+  }
+  return { lastLsn: 0, tail: null, corruptions: reports };
+}
+
+function stateOf(segment: SegmentFile, scan: ScanResult, corruptions: CorruptionReport[]): OpenState {
+  return {
+    lastLsn: scan.lastLsn,
+    tail: {
+      path: segment.path,
+      name: segment.name,
+      firstLsn: segment.firstLsn,
+      validEnd: scan.validEnd,
+      entries: scan.entries,
+      maxRecordBytes: scan.header!.maxRecordBytes,
+      maxEntryBytes: scan.header!.maxEntryBytes,
+    },
+    corruptions,
+  };
+}
+
+/** A bad header, a first LSN that contradicts the name, or a gap after the previous segment. */
+function scanProblem(scan: ScanResult, segment: SegmentFile, expectFirst: number): FrontProblem | null {
+  if (scan.stop === 'bad-header') return { offset: 0, reason: `bad segment header: ${scan.reason}` };
+  if (scan.header!.firstLsn !== segment.firstLsn) {
     return {
-      lastLsn: scan.lastLsn,
-      tail: {
-        path: tail.path,
-        name: tail.name,
-        firstLsn: tail.firstLsn,
-        validEnd: scan.validEnd,
-        entries: scan.entries,
-        maxRecordBytes: scan.header!.maxRecordBytes,
-        maxEntryBytes: scan.header!.maxEntryBytes,
-      },
-      repairs,
+      offset: 8,
+      reason: `header says first LSN ${scan.header!.firstLsn}, the name says ${segment.firstLsn}`,
     };
   }
-  return { lastLsn: 0, tail: null, repairs };
+  if (expectFirst !== 0 && segment.firstLsn !== expectFirst) {
+    return { offset: 0, reason: `the log has a gap: expected a segment starting at LSN ${expectFirst}` };
+  }
+  return null;
 }
 
-function corrupt(path: string, offset: number, reason: string): WalError {
-  return new WalError(ErrorCode.CORRUPT, `${path} is corrupt at offset ${offset}: ${reason}`, {
-    path,
-    offset,
-  });
-}
-
-function checkHeader(fsys: FileSystem, segment: SegmentFile): void {
+function headerProblem(fsys: FileSystem, segment: SegmentFile): FrontProblem | null {
   const fd = fsys.openSync(segment.path, 'r');
   try {
     const header = decodeSegmentHeader(readAt(fsys, fd, 0, SEGMENT_HEADER_BYTES));
-    if ('invalid' in header) throw corrupt(segment.path, 0, header.invalid);
+    if ('invalid' in header) return { offset: 0, reason: `bad segment header: ${header.invalid}` };
     if (header.firstLsn !== segment.firstLsn) {
-      throw corrupt(
-        segment.path,
-        8,
-        `header says first LSN ${header.firstLsn}, the name says ${segment.firstLsn}`,
-      );
+      return {
+        offset: 8,
+        reason: `header says first LSN ${header.firstLsn}, the name says ${segment.firstLsn}`,
+      };
     }
+    return null;
   } finally {
     fsys.closeSync(fd);
   }
+}
+
+function fileSize(fsys: FileSystem, path: string): number {
+  const fd = fsys.openSync(path, 'r');
+  try {
+    return fsys.fstatSize(fd);
+  } finally {
+    fsys.closeSync(fd);
+  }
+}
+
+/** Whether everything after a segment's header area is zero (no entry was ever written behind it). */
+function restIsZero(fsys: FileSystem, segment: SegmentFile, scan: ScanResult): boolean {
+  const fd = fsys.openSync(segment.path, 'r');
+  try {
+    const chunk = 1024 * 1024;
+    for (let at = SEGMENT_HEADER_BYTES; at < scan.fileSize; at += chunk) {
+      if (readAt(fsys, fd, at, Math.min(chunk, scan.fileSize - at)).some((b) => b !== 0)) return false;
+    }
+    return true;
+  } finally {
+    fsys.closeSync(fd);
+  }
+}
+
+/** Renames whole segments aside (`<name>.broken`) and syncs the directory once. */
+function setAsideSegments(
+  fsys: FileSystem,
+  dir: string,
+  segments: SegmentFile[],
+  reports: CorruptionReport[],
+  reason: string,
+): void {
+  if (segments.length === 0) return;
+  // Newest first: a crash part-way leaves a log that still ends cleanly where it did.
+  for (const segment of [...segments].reverse()) {
+    const bytes = fileSize(fsys, segment.path);
+    const aside = uniqueName(fsys, dir, `${segment.name}.broken`);
+    fsys.renameSync(segment.path, `${dir}/${aside}`);
+    reports.push({
+      segment: segment.name,
+      offset: 0,
+      bytes,
+      reason,
+      kind: 'corruption',
+      lsns: { from: segment.firstLsn, to: null },
+      action: `renamed to ${aside}`,
+    });
+  }
+  syncDirectory(fsys, dir);
 }
 
 /**
- * A tail segment whose header is invalid but that holds nothing else (all zeros) carries no
- * entry: records are written only after the header is synced and the file renamed into
- * place, so this is a file system that lost the header's blocks, not data. It is kept under
- * another name rather than deleted, and appends continue after the previous segment.
+ * Cuts a segment at `scan.validEnd`: the bytes after it are copied to `<name>.torn-<offset>`
+ * or `<name>.broken-<offset>` (unless all zeros), the copy's name made durable, and only then
+ * is the segment truncated and synced.
  */
-function setAsideBadHeader(
+function cutAt(
   fsys: FileSystem,
   dir: string,
-  tail: SegmentFile,
+  segment: SegmentFile,
   scan: ScanResult,
-  repairs: TailRepair[],
+  kind: CorruptionReport['kind'],
+  reports: CorruptionReport[],
 ): void {
-  const fd = fsys.openSync(tail.path, 'r');
-  let rest: Uint8Array;
-  try {
-    rest = readAt(fsys, fd, SEGMENT_HEADER_BYTES, Math.max(0, scan.fileSize - SEGMENT_HEADER_BYTES));
-  } finally {
-    fsys.closeSync(fd);
-  }
-  if (rest.some((b) => b !== 0)) {
-    throw corrupt(
-      tail.path,
-      0,
-      `bad segment header (${scan.reason}) in front of ${rest.length} bytes of data`,
-    );
-  }
-  const aside = uniqueName(fsys, dir, `${tail.name}.broken`);
-  fsys.renameSync(tail.path, `${dir}/${aside}`);
-  syncDirectory(fsys, dir);
-  repairs.push({
-    segment: tail.name,
-    offset: 0,
-    bytes: scan.fileSize,
-    reason: `segment header: ${scan.reason}`,
-    action: `renamed to ${aside}`,
-  });
-}
-
-function repairTail(
-  fsys: FileSystem,
-  dir: string,
-  tail: SegmentFile,
-  scan: ScanResult,
-  repairs: TailRepair[],
-): void {
-  const fd = fsys.openSync(tail.path, 'r+');
+  const fd = fsys.openSync(segment.path, 'r+');
   try {
     const rest = readAt(fsys, fd, scan.validEnd, scan.fileSize - scan.validEnd);
-    const later = findLaterRecord(rest, scan.lastLsn, scan.header!.maxRecordBytes);
-    if (later >= 0 && !hasZeroSector(rest, scan.validEnd, later)) {
-      throw corrupt(
-        tail.path,
-        scan.stopOffset,
-        `${scan.reason ?? scan.stop}, and a valid record follows at offset ${scan.validEnd + later}`,
-      );
-    }
-    const reason = scan.stop === 'zeros' ? 'zeros after the last entry' : (scan.reason ?? scan.stop);
     let action = 'truncated (the bytes were all zeros)';
     if (rest.some((b) => b !== 0)) {
-      const aside = uniqueName(fsys, dir, `${tail.name}.torn-${scan.validEnd}`);
+      const suffix = kind === 'torn-tail' ? 'torn' : 'broken';
+      const aside = uniqueName(fsys, dir, `${segment.name}.${suffix}-${scan.validEnd}`);
       writeFileSynced(fsys, `${dir}/${aside}`, rest, 'wx');
       // The copy's name must be durable before the bytes it saves are cut from the segment.
       syncDirectory(fsys, dir);
@@ -190,21 +278,18 @@ function repairTail(
     }
     fsys.ftruncateSync(fd, scan.validEnd);
     fsys.fdatasyncSync(fd);
-    repairs.push({ segment: tail.name, offset: scan.validEnd, bytes: rest.length, reason, action });
-  } finally {
-    fsys.closeSync(fd);
-  }
-}
-
-function zerosToEnd(fsys: FileSystem, path: string, from: number): boolean {
-  const fd = fsys.openSync(path, 'r');
-  try {
-    const chunk = 1024 * 1024;
-    const size = fsys.fstatSize(fd);
-    for (let at = from; at < size; at += chunk) {
-      if (readAt(fsys, fd, at, Math.min(chunk, size - at)).some((b) => b !== 0)) return false;
-    }
-    return true;
+    reports.push({
+      segment: segment.name,
+      offset: scan.validEnd,
+      bytes: rest.length,
+      reason:
+        scan.stop === 'zeros' && kind === 'torn-tail'
+          ? 'zeros after the last entry'
+          : (scan.reason ?? scan.stop),
+      kind,
+      lsns: kind === 'torn-tail' ? null : scan.damage ? lsnsLost({ ...scan.damage, next: -1 }) : null,
+      action,
+    });
   } finally {
     fsys.closeSync(fd);
   }
@@ -233,42 +318,4 @@ function removeDrafts(fsys: FileSystem, dir: string): void {
     }
   }
   if (removed) syncDirectory(fsys, dir);
-}
-
-/**
- * Whether `bytes[0, end)` (which starts at file offset `fileOffset`) holds a whole 512-byte
- * sector of zeros. Valid records after damage are then the pattern of a power loss: pages
- * of an unsynced batch that never reached the disk read back as zeros while later pages
- * did, and none of it was acknowledged. Damage without such a sector (a flipped bit, a
- * scribbled record) is corruption of synced data.
- */
-function hasZeroSector(bytes: Uint8Array, fileOffset: number, end: number): boolean {
-  const SECTOR = 512;
-  let start = Math.ceil(fileOffset / SECTOR) * SECTOR - fileOffset;
-  for (; start + SECTOR <= end; start += SECTOR) {
-    let zero = true;
-    for (let i = start; i < start + SECTOR; i++) {
-      if (bytes[i] !== 0) {
-        zero = false;
-        break;
-      }
-    }
-    if (zero) return true;
-  }
-  return false;
-}
-
-/** Offset in `bytes` of a valid record (FULL or FIRST) after `lastLsn`, or -1. */
-function findLaterRecord(bytes: Uint8Array, lastLsn: number, maxRecordBytes: number): number {
-  for (let at = 8; at + 24 <= bytes.length; at += 8) {
-    const r = parseRecord(bytes, at, bytes.length, maxRecordBytes);
-    if (
-      r.kind === 'record' &&
-      r.lsn > lastLsn &&
-      (r.type === RecordType.FULL || r.type === RecordType.FIRST)
-    ) {
-      return at;
-    }
-  }
-  return -1;
 }

@@ -9,13 +9,30 @@ import * as os from 'node:os';
 import { Piscina } from 'piscina';
 import { ErrorCode, WalError } from '../errors.js';
 import { MAX_ENTRY_BYTES } from '../options.js';
-import { segmentsAmong } from '../segment/naming.js';
+import { type SegmentFile, segmentsAmong } from '../segment/naming.js';
 import { workerUrl } from '../worker-path.js';
-import { DELETED, type SegmentState } from './reduce-segment.js';
+import {
+  type CorruptionHandler,
+  type CorruptionReport,
+  checkCorruptionHandler,
+  checkRecoveryMode,
+  judgeEnd,
+  lsnsLost,
+  ReaderPolicy,
+  type RecoveryMode,
+} from './policy.js';
+import { DELETED, type ReplayTask, type SegmentState } from './reduce-segment.js';
+
+/** How long to wait before reading a live segment again to confirm damage in it. */
+const CONFIRM_DELAY_MS = 20;
 
 export interface RecoverStateOptions {
   /** Worker threads for the replay pool. Default: the machine's available parallelism. */
   threads?: number;
+  /** What to do with damage, as for `readWal`. Default `'tolerate-tail'`. */
+  recovery?: RecoveryMode;
+  /** Called for each piece of damage passed over (`'point-in-time'`, `'skip-corrupt'`). */
+  onCorruption?: CorruptionHandler;
 }
 
 export async function recoverState(
@@ -29,6 +46,11 @@ export async function recoverState(
       `options.threads must be an integer from 1 to 256; got ${threads}`,
     );
   }
+  const policy = new ReaderPolicy(
+    checkRecoveryMode(options.recovery, 'options.recovery'),
+    checkCorruptionHandler(options.onCorruption, 'options.onCorruption'),
+  );
+  const skipCorrupt = policy.mode === 'skip-corrupt';
   const segments = segmentsAmong(dir, await fs.promises.readdir(dir));
   const state = new Map<string, unknown>();
   if (segments.length === 0) return state;
@@ -48,7 +70,8 @@ export async function recoverState(
       const task = pool.run({
         path: segments[i].path,
         maxEntryBytes: MAX_ENTRY_BYTES,
-      }) as Promise<SegmentState>;
+        skipCorrupt,
+      } satisfies ReplayTask) as Promise<SegmentState>;
       task.catch(() => {}); // awaited below, in order
       results[i] = task;
     };
@@ -69,44 +92,105 @@ export async function recoverState(
         }
         throw e;
       }
-      const { scan } = result;
+      let { scan } = result;
       const isLast = i === segments.length - 1;
-      if (scan.stop === 'bad-header' || scan.firstLsn !== segment.firstLsn) {
-        throw new WalError(
-          ErrorCode.CORRUPT,
-          `${segment.path}: bad segment header: ${scan.reason ?? 'first LSN'}`,
-          {
-            path: segment.path,
-            offset: 0,
-          },
-        );
+      if (isLast && scan.stop !== 'bad-header' && judgeEnd(scan, true) === 'corrupt') {
+        // The writer may have been part-way through a record while it was read: look again.
+        await new Promise((resolve) => setTimeout(resolve, CONFIRM_DELAY_MS));
+        result = await pool.run({
+          path: segment.path,
+          maxEntryBytes: MAX_ENTRY_BYTES,
+          skipCorrupt,
+        } satisfies ReplayTask);
+        scan = result.scan;
       }
-      if (expectFirst !== 0 && segment.firstLsn !== expectFirst) {
-        throw new WalError(
-          ErrorCode.CORRUPT,
-          `${segment.path}: the log has a gap before LSN ${segment.firstLsn}`,
-          {
-            path: segment.path,
-            offset: 0,
-          },
-        );
+      if (isLast && scan.stop === 'bad-header' && (await isAllZeros(segment.path))) {
+        // Holds no entry; the next open sets it aside (src/recovery/open-scan.ts).
+        break;
       }
-      // Only the last segment may end short of a clean end (a torn or live tail).
-      if (!isLast && scan.stop !== 'eof') {
-        throw new WalError(
-          ErrorCode.CORRUPT,
-          `${segment.path} is corrupt at offset ${scan.stopOffset}: ${scan.reason ?? scan.stop}`,
-          { path: segment.path, offset: scan.stopOffset },
-        );
+      const damage = damageOf(segment, scan, isLast, expectFirst);
+      if (damage?.before) {
+        // Nothing of this segment can be used (a gap before it, or its header).
+        if (
+          policy.damaged(
+            segment.path,
+            segment.name,
+            damage.offset,
+            damage.bytes,
+            damage.reason,
+            damage.lsns,
+          ) === 'stop'
+        )
+          break;
+        expectFirst = 0;
+        continue;
       }
+      for (const skipped of scan.skipped) policy.skipped(segment.name, skipped);
       for (const op of result.ops) {
         if (op[1] === DELETED) state.delete(op[0]);
         else state.set(op[0], op[2]);
       }
       expectFirst = scan.lastLsn + 1;
+      if (
+        damage &&
+        policy.damaged(
+          segment.path,
+          segment.name,
+          damage.offset,
+          damage.bytes,
+          damage.reason,
+          damage.lsns,
+        ) === 'stop'
+      )
+        break;
     }
     return state;
   } finally {
     await pool.destroy();
   }
+}
+
+/**
+ * Damage that ends a segment for a reader: `before` when none of it can be used (a gap
+ * before it, a bad header), else where its entries stop being usable.
+ */
+function damageOf(
+  segment: SegmentFile,
+  scan: SegmentState['scan'],
+  isLast: boolean,
+  expectFirst: number,
+): { before: boolean; offset: number; bytes: number; reason: string; lsns: CorruptionReport['lsns'] } | null {
+  if (expectFirst !== 0 && segment.firstLsn !== expectFirst) {
+    return {
+      before: true,
+      offset: 0,
+      bytes: 0,
+      reason: `the log has a gap: expected a segment starting at LSN ${expectFirst}`,
+      lsns: segment.firstLsn > expectFirst ? { from: expectFirst, to: segment.firstLsn - 1 } : null,
+    };
+  }
+  if (scan.stop === 'bad-header' || scan.firstLsn !== segment.firstLsn) {
+    return {
+      before: true,
+      offset: 0,
+      bytes: scan.fileSize,
+      reason: `bad segment header: ${scan.reason ?? 'its first LSN does not match the name'}`,
+      lsns: null,
+    };
+  }
+  if (judgeEnd(scan, isLast) !== 'corrupt') return null;
+  const d = scan.damage!;
+  return {
+    before: false,
+    offset: d.offset,
+    bytes: scan.fileSize - d.offset,
+    reason: d.next >= 0 ? `${d.reason}, and a valid record follows at offset ${d.next}` : d.reason,
+    // Nothing after it is delivered (point-in-time) or it is thrown (strict, tolerate-tail).
+    lsns: lsnsLost({ ...d, next: -1 }),
+  };
+}
+
+async function isAllZeros(path: string): Promise<boolean> {
+  const bytes = await fs.promises.readFile(path);
+  return bytes.every((b) => b === 0);
 }

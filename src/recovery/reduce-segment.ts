@@ -9,6 +9,14 @@ import { scanSegmentFile } from '../reader/scan-file.js';
 import type { ScanResult } from '../reader/segment-scanner.js';
 import { readEnvelope } from './kv-envelope.js';
 
+/** A replay pool task (workers/replay.ts): a path, never data; the worker reads the file itself. */
+export interface ReplayTask {
+  path: string;
+  maxEntryBytes: number;
+  /** Resume after damage at the next valid record (recovery mode `skip-corrupt`). */
+  skipCorrupt: boolean;
+}
+
 /** A key's last operation in the segment: its value, or DELETED. */
 export const DELETED = 0;
 export const SET = 1;
@@ -43,11 +51,16 @@ function kvOf(bytes: Uint8Array): { key: string; op: 'set' | 'delete'; envelope:
  * the first notes, per key, the index of its last operation; the second decodes the values
  * of exactly those entries. Nothing read in the first pass outlives it.
  */
-export function reduceSegment(fsys: FileSystem, path: string, maxEntryBytes: number): SegmentState {
+export function reduceSegment(
+  fsys: FileSystem,
+  path: string,
+  maxEntryBytes: number,
+  skipCorrupt = false,
+): SegmentState {
   const lastIndex = new Map<string, number>(); // key -> index of its last op; negative: a delete
   let ignored = 0;
   let index = 0;
-  const scan = scanSegmentFile(fsys, path, { maxEntryBytes }, (entry) => {
+  const scan = scanSegmentFile(fsys, path, { maxEntryBytes, skipCorrupt }, (entry) => {
     const kv = kvOf(entry.payload);
     if (kv) lastIndex.set(kv.key, kv.op === 'delete' ? -index - 1 : index);
     else ignored++;
@@ -61,7 +74,7 @@ export function reduceSegment(fsys: FileSystem, path: string, maxEntryBytes: num
     else wanted[at] = 1;
   }
   index = 0;
-  scanSegmentFile(fsys, path, { maxEntryBytes }, (entry) => {
+  scanSegmentFile(fsys, path, { maxEntryBytes, skipCorrupt }, (entry) => {
     // A live tail may have grown since the first pass: its state is the first pass's.
     if (index < entries && wanted[index] === 1) {
       const bytes = entry.payload;

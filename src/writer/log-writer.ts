@@ -18,6 +18,7 @@ import { encodeSegmentHeader } from '../format/segment-header.js';
 import { type FileSystem, syncDirectory, writeFully } from '../fs.js';
 import type { FilledRetention, SyncMode } from '../options.js';
 import { type OpenState, recoverOnOpen } from '../recovery/open-scan.js';
+import { corruptError, DEFAULT_RECOVERY, type RecoveryMode } from '../recovery/policy.js';
 import { RingConsumer } from '../ring/consumer.js';
 import {
   ACTIVE_SEGMENT_BYTES,
@@ -46,7 +47,7 @@ import {
   WRITER_STOPPED,
   WRITTEN_LSN,
 } from '../ring/layout.js';
-import { readCheckpoint, writeCheckpoint } from '../segment/checkpoint.js';
+import { CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from '../segment/checkpoint.js';
 import { NEXT_SEGMENT_DRAFT, segmentName, TEMP_SUFFIX } from '../segment/naming.js';
 import { SegmentSet } from '../segment/segment-set.js';
 
@@ -67,6 +68,8 @@ export interface WriterConfig {
   /** Keep zero-filled, synced space ahead of the write position (see `preallocate`). */
   preallocate: boolean;
   retention: FilledRetention;
+  /** What open does with damage (src/recovery/policy.ts). Default `'tolerate-tail'`. */
+  recovery?: RecoveryMode;
 }
 
 /** How long the writer watches for more work before it sleeps. */
@@ -133,7 +136,8 @@ export class LogWriter {
 
   /** Recovers the directory and opens (or creates) the segment appends continue in. */
   open(): OpenState {
-    const state = recoverOnOpen(this.fsys, this.config.dir);
+    const mode = this.config.recovery ?? DEFAULT_RECOVERY;
+    const state = recoverOnOpen(this.fsys, this.config.dir, mode);
     this.writtenLsn = this.durableLsn = state.lastLsn;
     this.publishLsns();
     this.segments.load();
@@ -172,10 +176,34 @@ export class LogWriter {
       this.segment = this.createSegment(state.lastLsn + 1);
     }
     this.checkpointLsn = readCheckpoint(this.fsys, this.config.dir);
+    if (this.checkpointLsn > state.lastLsn) this.lowerCheckpoint(mode, state);
     Atomics.store(this.ring.lsns, CHECKPOINT_LSN, BigInt(this.checkpointLsn));
     this.lastSyncMs = this.now();
     this.applyRetention();
     return state;
+  }
+
+  /**
+   * The checkpoint covers entries the log no longer holds (dropped as corruption, or a
+   * checkpoint taken past what was synced). New entries will take those LSNs, so a checkpoint
+   * left above them would let retention delete them: it is lowered to the log's end, and
+   * that is reported. In strict mode it is an error instead.
+   */
+  private lowerCheckpoint(mode: RecoveryMode, state: OpenState): void {
+    const file = `${this.config.dir}/${CHECKPOINT_FILE}`;
+    const reason = `the checkpoint (LSN ${this.checkpointLsn}) is past the log's last entry (LSN ${state.lastLsn})`;
+    if (mode === 'strict') throw corruptError(file, 0, reason);
+    writeCheckpoint(this.fsys, this.config.dir, state.lastLsn);
+    state.corruptions.push({
+      segment: CHECKPOINT_FILE,
+      offset: 0,
+      bytes: 0,
+      reason,
+      kind: 'corruption',
+      lsns: { from: state.lastLsn + 1, to: this.checkpointLsn },
+      action: `checkpoint lowered to LSN ${state.lastLsn}`,
+    });
+    this.checkpointLsn = state.lastLsn;
   }
 
   get segmentPath(): string | null {

@@ -1,6 +1,6 @@
 /** What the main thread and the writer thread tell each other outside shared memory (only at start). */
 import type { WireError } from '../errors.js';
-import type { TailRepair } from '../recovery/open-scan.js';
+import type { CorruptionReport } from '../recovery/policy.js';
 import type { WriterConfig } from './log-writer.js';
 
 export interface WriterData {
@@ -14,5 +14,5 @@ export interface WriterData {
 }
 
 export type WriterMessage =
-  | { type: 'ready'; lastLsn: number; repairs: TailRepair[]; segment: string | null }
+  | { type: 'ready'; lastLsn: number; corruptions: CorruptionReport[]; segment: string | null }
   | { type: 'open-failed'; error: WireError };

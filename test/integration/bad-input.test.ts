@@ -6,7 +6,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, openWal, type Wal, WalError, type WalOptions } from '../../src/index.js';
+import {
+  ErrorCode,
+  openWal,
+  type ReadOptions,
+  type RecoveryMode,
+  readWal,
+  recoverState,
+  type Wal,
+  WalError,
+  type WalOptions,
+} from '../../src/index.js';
 import { exited, lines, startFixture } from '../helpers/child.js';
 import { readAll } from '../helpers/read.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
@@ -73,6 +83,8 @@ describe('options', () => {
     ['retention', { maxAgeMs: 1.5 }],
     ['retention', { requireCheckpoint: 'yes' }],
     ['retention', { keep: 3 }],
+    ['recovery', 'lenient'],
+    ['onCorruption', 'log it'],
     ['noSuchOption', 1],
   ];
   for (const [name, value] of bad) {
@@ -89,6 +101,20 @@ describe('options', () => {
     dir = tempDir();
     expect(await codeOf(openWal(dir, 42 as unknown as WalOptions))).toBe(ErrorCode.INVALID_OPTION);
     expect(await codeOf(openWal(''))).toBe(ErrorCode.INVALID_OPTION);
+  });
+
+  it('rejects bad reader options: recovery, onCorruption, threads, fromLsn', async () => {
+    dir = tempDir();
+    const wal = await openTracked(dir);
+    await wal.append('kept');
+    await wal.close();
+    const firstOf = (options: object) => readWal(dir, options as ReadOptions)[Symbol.asyncIterator]().next();
+    expect(await codeOf(firstOf({ recovery: 'lenient' }))).toBe(ErrorCode.INVALID_OPTION);
+    expect(await codeOf(firstOf({ onCorruption: 1 }))).toBe(ErrorCode.INVALID_OPTION);
+    expect(await codeOf(firstOf({ fromLsn: 0 }))).toBe(ErrorCode.INVALID_OPTION);
+    expect(await codeOf(recoverState(dir, { recovery: 'x' as RecoveryMode }))).toBe(ErrorCode.INVALID_OPTION);
+    expect(await codeOf(recoverState(dir, { threads: 0 }))).toBe(ErrorCode.INVALID_OPTION);
+    expect((await readAll(dir)).map((e) => e.value)).toEqual(['kept']);
   });
 });
 

@@ -39,8 +39,8 @@ describe('torn tail', () => {
       for (const f of fs.readdirSync(dir)) if (f.includes('.torn-')) fs.rmSync(path.join(dir, f));
       const wal = await openWal(dir);
       expect(wal.lastLsn).toBe(9);
-      expect(wal.openReport.repairs).toHaveLength(1);
-      expect(wal.openReport.repairs[0]).toMatchObject({ offset: recordStart, bytes: cut - recordStart });
+      expect(wal.recoveryReport.corruptions).toHaveLength(1);
+      expect(wal.recoveryReport.corruptions[0]).toMatchObject({ offset: recordStart, bytes: cut - recordStart });
       expect(await wal.append('next')).toBe(10);
       await wal.close();
       const torn = fs.readdirSync(dir).filter((f) => f.includes('.torn-'));
@@ -65,7 +65,7 @@ describe('torn tail', () => {
     fs.appendFileSync(segment, Buffer.alloc(4096));
     const wal = await openWal(dir);
     expect(wal.lastLsn).toBe(5);
-    expect(wal.openReport.repairs).toEqual([]);
+    expect(wal.recoveryReport.corruptions).toEqual([]);
     expect(await wal.append('over the zeros')).toBe(6);
     await wal.close();
     expect(fs.readdirSync(dir).filter((f) => f.includes('.torn-'))).toEqual([]);
@@ -95,7 +95,7 @@ describe('torn tail', () => {
     fs.writeFileSync(last, Buffer.alloc(40));
     let wal = await openWal(dir);
     expect(wal.lastLsn).toBe(lastFirst - 1);
-    expect(wal.openReport.repairs[0].action).toMatch(/renamed to .*\.broken/);
+    expect(wal.recoveryReport.corruptions[0].action).toMatch(/renamed to .*\.broken/);
     await wal.close();
     expect(gapless(await readAll(dir))).toBeNull();
 
@@ -173,7 +173,7 @@ describe('reopening with other size limits', () => {
     expect((entries[1].value as Uint8Array).length).toBe(3_000_000);
     wal = await openWal(dir);
     expect(wal.lastLsn).toBe(3);
-    expect(wal.openReport.repairs).toEqual([]);
+    expect(wal.recoveryReport.corruptions).toEqual([]);
     await wal.close();
   });
 
