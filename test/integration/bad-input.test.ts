@@ -108,7 +108,10 @@ describe('options', () => {
     const wal = await openTracked(dir);
     await wal.append('kept');
     await wal.close();
-    const firstOf = (options: object) => readWal(dir, options as ReadOptions)[Symbol.asyncIterator]().next();
+    const firstOf = (options: object) =>
+      readWal(dir, options as ReadOptions)
+        [Symbol.asyncIterator]()
+        .next();
     expect(await codeOf(firstOf({ recovery: 'lenient' }))).toBe(ErrorCode.INVALID_OPTION);
     expect(await codeOf(firstOf({ onCorruption: 1 }))).toBe(ErrorCode.INVALID_OPTION);
     expect(await codeOf(firstOf({ fromLsn: 0 }))).toBe(ErrorCode.INVALID_OPTION);

@@ -40,7 +40,10 @@ describe('torn tail', () => {
       const wal = await openWal(dir);
       expect(wal.lastLsn).toBe(9);
       expect(wal.recoveryReport.corruptions).toHaveLength(1);
-      expect(wal.recoveryReport.corruptions[0]).toMatchObject({ offset: recordStart, bytes: cut - recordStart });
+      expect(wal.recoveryReport.corruptions[0]).toMatchObject({
+        offset: recordStart,
+        bytes: cut - recordStart,
+      });
       expect(await wal.append('next')).toBe(10);
       await wal.close();
       const torn = fs.readdirSync(dir).filter((f) => f.includes('.torn-'));
