@@ -43,3 +43,22 @@ export function encode(value: unknown): Encoded {
 export function decode(bytes: Uint8Array): unknown {
   return unpackr.unpack(bytes);
 }
+
+/**
+ * Decodes a stored entry. Its checksum matched, so bytes that are not MessagePack are not
+ * crash damage but a forged record or a writer bug: WAL_CORRUPT naming where, in every
+ * recovery mode.
+ */
+export function decodeStored(bytes: Uint8Array, path: string, offset: number): unknown {
+  try {
+    return unpackr.unpack(bytes);
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new WalError(
+      ErrorCode.CORRUPT,
+      `${path} is corrupt at offset ${offset}: the entry's checksum matches but it is not valid MessagePack (${reason})`,
+      { path, offset },
+      { cause },
+    );
+  }
+}

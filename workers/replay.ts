@@ -1,10 +1,24 @@
 /**
- * The replay pool's task (piscina): reads one segment itself, verifies and decodes it, and
- * returns its last-writer-wins key-value state. Tasks get a path, never data.
+ * The replay pool's task (piscina): reads one segment itself, verifies it, and returns its
+ * last-writer-wins key-value state with the values still encoded. Tasks get a path, never
+ * data; the result's buffers are transferred to the main thread, not copied.
  */
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { toWire, WalError } from '../src/errors.js';
 import { nodeFs } from '../src/fs.js';
-import { type ReplayTask, reduceSegment, type SegmentState } from '../src/recovery/reduce-segment.js';
+import { type ReplayTask, reduceSegment } from '../src/recovery/reduce-segment.js';
 
-export default function replay(task: ReplayTask): SegmentState {
-  return reduceSegment(nodeFs, task.path, task.maxEntryBytes, task.skipCorrupt);
+export default function replay(task: ReplayTask): unknown {
+  let state: ReturnType<typeof reduceSegment>;
+  try {
+    state = reduceSegment(nodeFs, task.path, task.maxEntryBytes, task.skipCorrupt);
+  } catch (e) {
+    // A thrown error reaches the main thread as a plain Error without its code: send it as data.
+    if (e instanceof WalError) return { error: toWire(e) };
+    throw e;
+  }
+  return move({
+    [transferableSymbol]: [state.values.buffer, state.starts.buffer, state.kinds.buffer],
+    [valueSymbol]: state,
+  });
 }

@@ -33,9 +33,20 @@ export const REC_OFF_LENGTH = 4; // u32, payload bytes (excludes header and padd
 export const REC_OFF_LSN_LO = 8; // u32, low 32 bits of the LSN
 export const REC_OFF_LSN_HI = 12; // u16, high 16 bits of the LSN
 export const REC_OFF_TYPE = 14; // u8, one of RecordType
-export const REC_OFF_RESERVED = 15; // u8, zero
+export const REC_OFF_FLAGS = 15; // u8, RecordFlag bits; the others zero
 export const REC_OFF_TS = 16; // f64, entry timestamp in ms since the Unix epoch
 export const RECORD_ALIGN = 8;
+
+/**
+ * Record flags. SYNCED_BEFORE marks a record written after an fdatasync that made every
+ * earlier byte of its segment durable: damage *before* such a record is in synced data
+ * (corruption), while damage with no marked record after it may be an interrupted write
+ * (a torn tail). The writer sets it on the first record written after each sync.
+ */
+export const RecordFlag = {
+  SYNCED_BEFORE: 1,
+} as const;
+export const KNOWN_RECORD_FLAGS = RecordFlag.SYNCED_BEFORE;
 
 /** LSNs must fit the 48 bits the record header gives them. */
 export const MAX_LSN = 2 ** 48 - 1;

@@ -3,11 +3,12 @@
  * the I/O and decide what a bad record means (the recovery mode).
  */
 import {
+  KNOWN_RECORD_FLAGS,
   REC_OFF_CRC,
+  REC_OFF_FLAGS,
   REC_OFF_LENGTH,
   REC_OFF_LSN_HI,
   REC_OFF_LSN_LO,
-  REC_OFF_RESERVED,
   REC_OFF_TS,
   REC_OFF_TYPE,
   RECORD_HEADER_BYTES,
@@ -21,6 +22,8 @@ export interface ParsedRecord {
   type: RecordType;
   lsn: number;
   ts: number;
+  /** RecordFlag bits. */
+  flags: number;
   /** Offset of the payload in the parsed buffer. */
   payloadStart: number;
   length: number;
@@ -85,8 +88,8 @@ export function parseRecord(
   const type = view.getUint8(at + REC_OFF_TYPE);
   if (type < RecordType.FULL || type > RecordType.LAST)
     return { kind: 'bad', reason: `bad record type ${type}` };
-  if (view.getUint8(at + REC_OFF_RESERVED) !== 0)
-    return { kind: 'bad', reason: 'reserved header byte is not zero' };
+  const flags = view.getUint8(at + REC_OFF_FLAGS);
+  if ((flags & ~KNOWN_RECORD_FLAGS) !== 0) return { kind: 'bad', reason: `unknown record flags ${flags}` };
   if (length > maxPayloadBytes)
     return { kind: 'bad', reason: `record length ${length} exceeds the ${maxPayloadBytes}-byte limit` };
   const size = recordBytes(length);
@@ -103,6 +106,7 @@ export function parseRecord(
     type: type as RecordType,
     lsn,
     ts: view.getFloat64(at + REC_OFF_TS, true),
+    flags,
     payloadStart: at + RECORD_HEADER_BYTES,
     length,
     size,

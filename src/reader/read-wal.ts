@@ -5,20 +5,20 @@
  * in the middle of the next one), and segments created meanwhile are picked up.
  */
 import * as fs from 'node:fs';
-import { decode } from '../encoding.js';
+import { decodeStored } from '../encoding.js';
 import { ErrorCode, WalError } from '../errors.js';
 import { MAX_ENTRY_BYTES } from '../options.js';
 import {
   type CorruptionHandler,
-  type CorruptionReport,
   checkCorruptionHandler,
   checkRecoveryMode,
   judgeEnd,
-  lsnsLost,
   ReaderPolicy,
   type RecoveryMode,
 } from '../recovery/policy.js';
-import { type SegmentFile, segmentsAmong } from '../segment/naming.js';
+import type { SegmentFile } from '../segment/naming.js';
+import { readParallel } from './parallel-read.js';
+import { CONFIRM_DELAY_MS, isAllZeros, listSegmentsAsync, vanished } from './segment-list.js';
 import { type ScanResult, scanSegment } from './segment-scanner.js';
 
 export interface ReadOptions {
@@ -39,6 +39,15 @@ export interface ReadOptions {
   recovery?: RecoveryMode;
   /** Called for each piece of damage the reader passes over (`'point-in-time'`, `'skip-corrupt'`). */
   onCorruption?: CorruptionHandler;
+  /**
+   * Read on a pool of this many worker threads (src/reader/parallel-read.ts): each reads and
+   * verifies ranges of segments, the caller's thread only decodes. Same entries, order and
+   * errors. Default: none, the sequential reader (no pool to start; best for small reads and
+   * for following a live log).
+   */
+  threads?: number;
+  /** With `threads`: the most bytes of entries read ahead and held. Default 64 MiB. */
+  bufferBytes?: number;
 }
 
 export interface WalEntry {
@@ -48,14 +57,12 @@ export interface WalEntry {
   value: unknown;
 }
 
-async function listSegmentsAsync(dir: string): Promise<SegmentFile[]> {
-  return segmentsAmong(dir, await fs.promises.readdir(dir));
-}
-
 interface CheckedReadOptions {
   fromLsn: number;
   maxEntryBytes: number;
   policy: ReaderPolicy;
+  threads: number;
+  bufferBytes: number;
 }
 
 export function checkReadOptions(options: ReadOptions): CheckedReadOptions {
@@ -80,17 +87,33 @@ export function checkReadOptions(options: ReadOptions): CheckedReadOptions {
     checkRecoveryMode(options.recovery, 'options.recovery'),
     checkCorruptionHandler(options.onCorruption, 'options.onCorruption'),
   );
-  return { fromLsn, maxEntryBytes, policy };
+  const threads = options.threads ?? 0;
+  if (options.threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 256)) {
+    throw new WalError(
+      ErrorCode.INVALID_OPTION,
+      `options.threads must be an integer from 1 to 256; got ${threads}`,
+    );
+  }
+  const bufferBytes = options.bufferBytes ?? 64 * 1024 * 1024;
+  if (!Number.isSafeInteger(bufferBytes) || bufferBytes < 1) {
+    throw new WalError(
+      ErrorCode.INVALID_OPTION,
+      `options.bufferBytes must be a positive integer; got ${bufferBytes}`,
+    );
+  }
+  return { fromLsn, maxEntryBytes, policy, threads, bufferBytes };
 }
-
-/** How long a reader waits before reading a live segment again to confirm damage in it. */
-const CONFIRM_DELAY_MS = 20;
 
 export async function* readWal(
   dir: string,
   options: ReadOptions = {},
 ): AsyncGenerator<WalEntry, void, undefined> {
-  const { fromLsn, maxEntryBytes, policy } = checkReadOptions(options);
+  const checked = checkReadOptions(options);
+  if (checked.threads > 0) {
+    yield* readParallel(dir, checked);
+    return;
+  }
+  const { fromLsn, maxEntryBytes, policy } = checked;
   const skipCorrupt = policy.mode === 'skip-corrupt';
   let segments = await listSegmentsAsync(dir);
   let nextLsn = fromLsn; // next LSN to deliver
@@ -101,50 +124,30 @@ export async function* readWal(
   let confirmed = false;
   while (i < segments.length) {
     const segment = segments[i];
-    // Damage that ends this segment for the reader (a gap before it, its header, or its records).
-    let damage: { offset: number; bytes: number; reason: string; lsns: CorruptionReport['lsns'] } | null =
-      null;
-    if (expectFirst !== 0 && segment.firstLsn !== expectFirst) {
-      if (!skipCorrupt || segment.firstLsn < expectFirst) {
-        damage = {
-          offset: 0,
-          bytes: 0,
-          reason: `the log has a gap: expected a segment starting at LSN ${expectFirst}`,
-          lsns: segment.firstLsn > expectFirst ? { from: expectFirst, to: segment.firstLsn - 1 } : null,
-        };
-      } else {
-        policy.damaged(
-          segment.path,
-          segment.name,
-          0,
-          0,
-          `the log has a gap: LSNs ${expectFirst} to ${segment.firstLsn - 1} are missing`,
-          {
-            from: expectFirst,
-            to: segment.firstLsn - 1,
-          },
-        );
-      }
+    const gap = policy.gap(segment, expectFirst);
+    if (gap === 'stop') return;
+    if (gap === 'skip-segment') {
+      expectFirst = 0;
+      i++;
+      continue;
     }
-    let result: ScanResult | null = null;
-    if (!damage) {
-      try {
-        const batches = scanFile(segment, maxEntryBytes, nextLsn, skipCorrupt, policy);
-        while (true) {
-          const step = await batches.next();
-          if (step.done) {
-            result = step.value;
-            break;
-          }
-          for (const entry of step.value) {
-            yield entry;
-            nextLsn = entry.lsn + 1;
-          }
+    let result: ScanResult;
+    try {
+      const batches = scanFile(segment, maxEntryBytes, nextLsn, skipCorrupt, policy);
+      while (true) {
+        const step = await batches.next();
+        if (step.done) {
+          result = step.value;
+          break;
         }
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-        throw vanished(segment.path);
+        for (const entry of step.value) {
+          yield entry;
+          nextLsn = entry.lsn + 1;
+        }
       }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      throw vanished(segment.path);
     }
     const wasLast = i === segments.length - 1;
     if (wasLast) {
@@ -154,82 +157,39 @@ export async function* readWal(
       if (i < 0) throw vanished(segment.path);
     }
     const isLast = i === segments.length - 1;
-    if (result && wasLast && !isLast && !rescanned) {
+    if (wasLast && !isLast && !rescanned) {
       // It was the live tail while we read it and has been sealed since (the writer syncs a
       // segment before it creates the next): read what was added meanwhile.
       rescanned = true;
       continue;
     }
-    if (result && !damage) {
-      if (result.stop === 'bad-header') {
-        // A last segment with a bad header and nothing but zeros holds no entry; the next open
-        // sets it aside (src/recovery/open-scan.ts). Anything else is damage.
-        if (isLast && (await isAllZeros(segment.path))) return;
-        damage = {
-          offset: 0,
-          bytes: result.fileSize,
-          reason: `bad segment header: ${result.reason}`,
-          lsns: null,
-        };
-      } else if (result.header!.firstLsn !== segment.firstLsn) {
-        damage = {
-          offset: 8,
-          bytes: result.fileSize,
-          reason: `the header says first LSN ${result.header!.firstLsn}, the name says ${segment.firstLsn}`,
-          lsns: null,
-        };
-      } else if (judgeEnd(result, isLast) === 'corrupt') {
-        if (isLast && !confirmed) {
-          // The writer may have been part-way through a record while it was read: look again.
-          confirmed = true;
-          await new Promise((resolve) => setTimeout(resolve, CONFIRM_DELAY_MS));
-          continue;
-        }
-        const d = result.damage!;
-        damage = {
-          offset: d.offset,
-          bytes: result.fileSize - d.offset,
-          reason: d.next >= 0 ? `${d.reason}, and a valid record follows at offset ${d.next}` : d.reason,
-          // Nothing after it is delivered (point-in-time) or it is thrown (strict, tolerate-tail).
-          lsns: lsnsLost({ ...d, next: -1 }),
-        };
-      }
-    }
-    if (damage) {
-      if (
-        policy.damaged(
-          segment.path,
-          segment.name,
-          damage.offset,
-          damage.bytes,
-          damage.reason,
-          damage.lsns,
-        ) === 'stop'
-      ) {
-        return;
-      }
+    const nextFirst = isLast ? null : segments[i + 1].firstLsn;
+    if (result.stop === 'bad-header' || result.header!.firstLsn !== segment.firstLsn) {
+      // A last segment with a bad header and nothing but zeros holds no entry; the next open
+      // sets it aside (src/recovery/open-scan.ts). Anything else is damage.
+      if (result.stop === 'bad-header' && isLast && (await isAllZeros(segment.path))) return;
+      const [offset, reason] =
+        result.stop === 'bad-header'
+          ? [0, `bad segment header: ${result.reason}`]
+          : [8, `the header says first LSN ${result.header!.firstLsn}, the name says ${segment.firstLsn}`];
+      if (policy.badHeader(segment, offset, result.fileSize, reason, nextFirst) === 'stop') return;
       expectFirst = 0;
     } else {
-      expectFirst = result!.lastLsn + 1;
+      if (isLast && !confirmed && judgeEnd(result, true) === 'corrupt') {
+        // The writer may have been part-way through a record while it was read: look again.
+        confirmed = true;
+        await new Promise((resolve) => setTimeout(resolve, CONFIRM_DELAY_MS));
+        continue;
+      }
+      if (policy.end(segment, result, isLast, nextFirst) === 'stop') return;
+      // After damage in a sealed segment, what the next one starts with is unknown.
+      expectFirst = result.damage && !isLast ? 0 : result.lastLsn + 1;
     }
     rescanned = false;
     confirmed = false;
     if (isLast) return;
     i++;
   }
-}
-
-async function isAllZeros(path: string): Promise<boolean> {
-  const bytes = await fs.promises.readFile(path);
-  return bytes.every((b) => b === 0);
-}
-
-function vanished(path: string): WalError {
-  return new WalError(
-    ErrorCode.SEGMENT_DELETED,
-    `${path} was deleted (by retention) before this reader got to it; read again from a later LSN`,
-    { path },
-  );
 }
 
 /** Entries are handed over in batches of this many, bounding what one read holds decoded. */
@@ -265,7 +225,11 @@ async function* scanFile(
       } else if (item.kind === 'skip') {
         policy.skipped(segment.name, item.damage);
       } else if (item.lsn >= fromLsn) {
-        batch.push({ lsn: item.lsn, ts: item.ts, value: decode(item.payload) });
+        batch.push({
+          lsn: item.lsn,
+          ts: item.ts,
+          value: decodeStored(item.payload, segment.path, item.offset),
+        });
       }
     }
   } finally {

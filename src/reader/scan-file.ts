@@ -1,7 +1,12 @@
-/** The synchronous driver of `scanSegment`, for the writer thread's recovery scan. */
+/** The synchronous driver of `scanSegment`, for the writer thread's recovery scan and the replay workers. */
 import type { FileSystem } from '../fs.js';
 import { type ScannedEntry, type ScanOptions, type ScanResult, scanSegment } from './segment-scanner.js';
 
+/**
+ * Walks `path`, calling `onEntry` for each entry. An entry's payload is valid only during
+ * its call: every read goes into one buffer, reused, so a scan of a large segment holds one
+ * chunk of it in memory, not every chunk it ever read.
+ */
 export function scanSegmentFile(
   fsys: FileSystem,
   path: string,
@@ -9,6 +14,7 @@ export function scanSegmentFile(
   onEntry?: (entry: ScannedEntry) => void,
 ): ScanResult {
   const fd = fsys.openSync(path, 'r');
+  let scratch = new Uint8Array(0);
   try {
     const walk = scanSegment(fsys.fstatSize(fd), options);
     let reply: Uint8Array | undefined;
@@ -16,22 +22,35 @@ export function scanSegmentFile(
       const step = walk.next(reply);
       if (step.done) return step.value;
       reply = undefined;
-      if (step.value.kind === 'read') reply = readAt(fsys, fd, step.value.position, step.value.length);
-      else if (step.value.kind === 'entry') onEntry?.(step.value);
+      const item = step.value;
+      if (item.kind === 'read') {
+        // The scanner is done with its previous buffer once it asks for the next one.
+        if (scratch.length < item.length) scratch = new Uint8Array(item.length);
+        reply = readInto(fsys, fd, scratch, item.position, item.length);
+      } else if (item.kind === 'entry') onEntry?.(item);
     }
   } finally {
     fsys.closeSync(fd);
   }
 }
 
-/** Reads into a new buffer each call, so views on what it returns stay valid (replay keeps some). */
+/** Reads into a new buffer each call, so views on what it returns stay valid. */
 export function readAt(fsys: FileSystem, fd: number, position: number, length: number): Uint8Array {
-  const buffer = new Uint8Array(length);
+  return readInto(fsys, fd, new Uint8Array(length), position, length);
+}
+
+export function readInto(
+  fsys: FileSystem,
+  fd: number,
+  buffer: Uint8Array,
+  position: number,
+  length: number,
+): Uint8Array {
   let got = 0;
   while (got < length) {
     const n = fsys.readSync(fd, buffer, got, length - got, position + got);
     if (n === 0) break;
     got += n;
   }
-  return got === length ? buffer : buffer.subarray(0, got);
+  return buffer.subarray(0, got);
 }

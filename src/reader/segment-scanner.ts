@@ -9,7 +9,13 @@
  * `Damage`): the recovery policy (src/recovery/policy.ts) tells a torn tail from corruption
  * by it, and with `skipCorrupt` the walk resumes at the next valid record.
  */
-import { RECORD_ALIGN, RECORD_HEADER_BYTES, RecordType, SEGMENT_HEADER_BYTES } from '../format/constants.js';
+import {
+  RECORD_ALIGN,
+  RECORD_HEADER_BYTES,
+  RecordFlag,
+  RecordType,
+  SEGMENT_HEADER_BYTES,
+} from '../format/constants.js';
 import { parseRecord } from '../format/record.js';
 import { decodeSegmentHeader, type SegmentHeader } from '../format/segment-header.js';
 
@@ -21,6 +27,8 @@ export interface ScannedEntry {
   payload: Uint8Array;
   /** File offset of the entry's first record. */
   offset: number;
+  /** File offset just past its last record: where the next entry starts. */
+  end: number;
 }
 
 export interface ReadRequest {
@@ -65,8 +73,12 @@ export interface Damage {
   lastLsnBefore: number;
   /** Every byte of the region is zero. */
   allZeros: boolean;
-  /** A whole 512-byte sector of zeros (512-aligned in the file) lies in the region. */
-  zeroSector: boolean;
+  /**
+   * A valid record marked RecordFlag.SYNCED_BEFORE follows the damage: it was written after
+   * an fdatasync that made the damaged bytes durable, so they are not an interrupted write.
+   * (Not looked for when the walk resumes, `skipCorrupt`.)
+   */
+  syncedAfter: boolean;
 }
 
 export interface ScanResult {
@@ -98,9 +110,12 @@ export interface ScanOptions {
   chunkBytes?: number;
   /** Resume after damage at the next valid record instead of stopping (recovery mode `skip-corrupt`). */
   skipCorrupt?: boolean;
+  /**
+   * Start at an entry boundary found by an earlier walk of the same segment (a reader that
+   * splits a segment into byte ranges): the file offset of an entry and its LSN.
+   */
+  startAt?: { offset: number; lsn: number };
 }
-
-const SECTOR = 512;
 
 export function* scanSegment(
   fileSize: number,
@@ -127,19 +142,20 @@ export function* scanSegment(
   result.header = header;
   const maxRecordBytes = Math.min(header.maxRecordBytes, options.maxEntryBytes);
   const maxEntryBytes = Math.min(header.maxEntryBytes, options.maxEntryBytes);
-  result.lastLsn = header.firstLsn - 1;
-  result.validEnd = SEGMENT_HEADER_BYTES;
+  const start = options.startAt ?? { offset: SEGMENT_HEADER_BYTES, lsn: header.firstLsn };
+  result.lastLsn = start.lsn - 1;
+  result.validEnd = start.offset;
 
   const window = { buffer: new Uint8Array(0), start: 0 }; // window.buffer[0] is at file offset window.start
-  let pos = SEGMENT_HEADER_BYTES;
-  let expectedLsn = header.firstLsn;
+  let pos = start.offset;
+  let expectedLsn = start.lsn;
   let fragments: Uint8Array[] | null = null;
   let fragmentBytes = 0;
   let fragmentOffset = 0;
   let ts = 0;
 
   while (true) {
-    let damage: { stop: Damage['stop']; reason: string } | null = null;
+    let damage: { stop: Damage['stop']; reason: string; past?: number } | null = null;
     if (pos >= fileSize) {
       if (!fragments) {
         result.stop = 'eof';
@@ -191,7 +207,12 @@ export function* scanSegment(
         parsed.type !== RecordType.FULL &&
         (parsed.type === RecordType.FIRST ? 0 : fragmentBytes) + parsed.length > maxEntryBytes
       ) {
-        damage = { stop: 'bad', reason: `fragmented entry exceeds ${maxEntryBytes} bytes` };
+        // A valid record the walk cannot take: the search starts after it, not at it.
+        damage = {
+          stop: 'bad',
+          reason: `fragmented entry exceeds ${maxEntryBytes} bytes`,
+          past: parsed.size,
+        };
       }
     }
 
@@ -200,11 +221,12 @@ export function* scanSegment(
       // sequence (entries missing before it) or one that cuts short an entry's fragments.
       const found = yield* findNextRecord(
         window,
-        pos,
+        pos + (damage?.past ?? 0),
         fileSize,
         result.lastLsn,
         maxRecordBytes,
         chunkBytes,
+        options.skipCorrupt === true,
         result,
       );
       fileSize = found.fileSize;
@@ -217,7 +239,7 @@ export function* scanSegment(
         nextLsn: found.nextLsn,
         lastLsnBefore: result.lastLsn,
         allZeros: !fragments && found.allZeros,
-        zeroSector: found.zeroSector,
+        syncedAfter: found.syncedAfter,
       };
       if (options.skipCorrupt && found.next >= 0) {
         result.skipped.push(region);
@@ -241,7 +263,7 @@ export function* scanSegment(
       at + RECORD_HEADER_BYTES + parsed.length,
     );
     if (type === RecordType.FULL) {
-      yield { kind: 'entry', lsn, ts: parsed.ts, payload, offset: pos };
+      yield { kind: 'entry', lsn, ts: parsed.ts, payload, offset: pos, end: pos + parsed.size };
     } else {
       if (type === RecordType.FIRST) {
         fragments = [];
@@ -255,7 +277,7 @@ export function* scanSegment(
         const whole = concat(fragments!, fragmentBytes);
         const offset = fragmentOffset;
         fragments = null;
-        yield { kind: 'entry', lsn, ts, payload: whole, offset };
+        yield { kind: 'entry', lsn, ts, payload: whole, offset, end: pos + parsed.size };
       }
     }
     pos += parsed.size;
@@ -288,9 +310,11 @@ function* readWindow(
 /**
  * Looks past damage at `from` for the next valid record a walk could resume at: at every
  * aligned offset, a complete record passing every check, `FULL` or `FIRST`, with an LSN
- * above `lastLsn`. Notes on the way whether the bytes before it are all zeros and whether
- * they hold a whole zero sector. Reads at most `chunkBytes + maxRecordBytes` at a time and
- * each byte a bounded number of times, however the bytes are damaged.
+ * above `lastLsn`. Unless it is to resume there (`stopAtNext`), it goes on to the end of the
+ * file for a valid record marked RecordFlag.SYNCED_BEFORE, which proves the damage lies in
+ * synced data. Notes on the way whether the bytes before the next record are all zeros.
+ * Reads at most `chunkBytes + maxRecordBytes` at a time and each byte a bounded number of
+ * times, however the bytes are damaged.
  */
 function* findNextRecord(
   window: { buffer: Uint8Array; start: number },
@@ -299,57 +323,56 @@ function* findNextRecord(
   lastLsn: number,
   maxRecordBytes: number,
   chunkBytes: number,
+  stopAtNext: boolean,
   result: ScanResult,
 ): Generator<
   ReadRequest,
-  { next: number; nextLsn: number; allZeros: boolean; zeroSector: boolean; fileSize: number },
+  { next: number; nextLsn: number; allZeros: boolean; syncedAfter: boolean; fileSize: number },
   Uint8Array | undefined
 > {
   let allZeros = true;
-  let zeroSector = false;
-  let zeroRunStart = -1; // file offset where the current run of zero bytes began
+  let next = -1;
+  let nextLsn = 0;
+  let syncedAfter = false;
   const span = chunkBytes + maxRecordBytes + RECORD_HEADER_BYTES;
-  for (let c = from; c < fileSize; c += RECORD_ALIGN) {
-    if (
-      c + RECORD_ALIGN > window.start + window.buffer.length &&
-      window.start + window.buffer.length < fileSize
-    ) {
+  let c = from;
+  while (c < fileSize) {
+    const windowEnd = window.start + window.buffer.length;
+    if ((c < window.start || c + RECORD_ALIGN > windowEnd) && windowEnd < fileSize) {
       fileSize = yield* readWindow(window, c, Math.min(span, fileSize - c), fileSize, result);
       if (c >= fileSize) break;
     }
-    let at = c - window.start;
-    const parsed = parseRecord(window.buffer, at, window.buffer.length, maxRecordBytes);
-    let record = parsed;
-    if (parsed.kind === 'incomplete' && window.start + window.buffer.length < fileSize) {
+    let record = parseRecord(window.buffer, c - window.start, window.buffer.length, maxRecordBytes);
+    if (record.kind === 'incomplete' && window.start + window.buffer.length < fileSize) {
       fileSize = yield* readWindow(window, c, Math.min(span, fileSize - c), fileSize, result);
-      at = 0;
       record = parseRecord(window.buffer, 0, window.buffer.length, maxRecordBytes);
     }
-    if (
-      record.kind === 'record' &&
-      record.lsn > lastLsn &&
-      (record.type === RecordType.FULL || record.type === RecordType.FIRST)
-    ) {
-      return { next: c, nextLsn: record.lsn, allZeros, zeroSector, fileSize };
+    if (record.kind === 'record' && record.lsn > lastLsn) {
+      if (next < 0 && (record.type === RecordType.FULL || record.type === RecordType.FIRST)) {
+        next = c;
+        nextLsn = record.lsn;
+        if (stopAtNext) break;
+      }
+      if (record.flags & RecordFlag.SYNCED_BEFORE) {
+        syncedAfter = true;
+        if (next >= 0) break;
+      }
+      c += record.size; // past a valid record: no record starts inside it
+      continue;
     }
-    // Note the zero bytes of [c, c + 8) before moving on.
-    const stepEnd = Math.min(c + RECORD_ALIGN, fileSize);
-    let zero = true;
-    for (let i = at; i < at + (stepEnd - c); i++) {
-      if (window.buffer[i] !== 0) {
-        zero = false;
-        break;
+    if (next < 0 && allZeros) {
+      const at = c - window.start;
+      const end = Math.min(at + RECORD_ALIGN, window.buffer.length);
+      for (let i = at; i < end; i++) {
+        if (window.buffer[i] !== 0) {
+          allZeros = false;
+          break;
+        }
       }
     }
-    if (!zero) {
-      allZeros = false;
-      zeroRunStart = -1;
-    } else {
-      if (zeroRunStart < 0) zeroRunStart = c;
-      if (stepEnd % SECTOR === 0 && stepEnd - SECTOR >= zeroRunStart) zeroSector = true;
-    }
+    c += RECORD_ALIGN;
   }
-  return { next: -1, nextLsn: 0, allZeros, zeroSector, fileSize };
+  return { next, nextLsn, allZeros, syncedAfter, fileSize };
 }
 
 function concat(parts: Uint8Array[], total: number): Uint8Array {

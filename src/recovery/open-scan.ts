@@ -139,12 +139,11 @@ export function recoverOnOpen(fsys: FileSystem, dir: string, mode: RecoveryMode)
       const d = scan.damage!;
       const reason =
         d.next >= 0
-          ? `${scan.reason}; a zeroed sector, then valid records from offset ${d.next}: the pattern of a power cut during an unsynced write`
+          ? `${scan.reason}; valid records follow from offset ${d.next}, all written after the last sync (an interrupted write)`
           : scan.reason;
       cutAt(fsys, dir, tail, { ...scan, reason }, 'torn-tail', reports);
     } else if (verdict === 'corrupt') {
-      const d = scan.damage!;
-      const reason = `${scan.reason}, and a valid record follows at offset ${d.next}`;
+      const reason = `${scan.reason}, and a record written after a sync follows`;
       if (mode !== 'point-in-time') throw corruptError(tail.path, scan.stopOffset, reason);
       cutAt(fsys, dir, tail, { ...scan, reason }, 'corruption', reports);
     }
@@ -271,7 +270,15 @@ function cutAt(
     if (rest.some((b) => b !== 0)) {
       const suffix = kind === 'torn-tail' ? 'torn' : 'broken';
       const aside = uniqueName(fsys, dir, `${segment.name}.${suffix}-${scan.validEnd}`);
-      writeFileSynced(fsys, `${dir}/${aside}`, rest, 'wx');
+      try {
+        writeFileSynced(fsys, `${dir}/${aside}`, rest, 'wx');
+      } catch (e) {
+        // A full disk, say: leave no partial copy behind (the segment is still untouched).
+        try {
+          fsys.unlinkSync(`${dir}/${aside}`);
+        } catch {}
+        throw e;
+      }
       // The copy's name must be durable before the bytes it saves are cut from the segment.
       syncDirectory(fsys, dir);
       action = `truncated; the bytes are kept in ${aside}`;
@@ -287,7 +294,11 @@ function cutAt(
           ? 'zeros after the last entry'
           : (scan.reason ?? scan.stop),
       kind,
-      lsns: kind === 'torn-tail' ? null : scan.damage ? lsnsLost({ ...scan.damage, next: -1 }) : null,
+      // A torn tail loses only what was never acknowledged; list it when records follow.
+      lsns:
+        scan.damage && (kind === 'corruption' || scan.damage.next >= 0)
+          ? lsnsLost({ ...scan.damage, next: -1 })
+          : null,
       action,
     });
   } finally {

@@ -6,6 +6,7 @@
  */
 import { ErrorCode, WalError } from '../errors.js';
 import type { Damage, ScanResult } from '../reader/segment-scanner.js';
+import type { SegmentFile } from '../segment/naming.js';
 
 /**
  * RocksDB's WAL recovery modes:
@@ -70,21 +71,21 @@ export function checkCorruptionHandler(value: unknown, name: string): Corruption
 
 /**
  * How a segment's walk ended:
- * - `'clean'`: at the end of the file, or (last segment only) at zeros that run to the end
+ * - `'clean'`: at the end of the file; or (last segment only) at zeros that run to the end
  *   of the file: preallocated space, or unsynced pages a power cut turned back into zeros;
- * - `'torn'` (last segment only): an interrupted write. Nothing valid follows the damage, or
- *   what follows comes after a whole zero sector: the pattern of a power cut during an
- *   unsynced batch, whose later pages reached the disk and earlier ones did not. Each batch is
- *   fdatasync'd before it is acknowledged, so none of it was;
+ * - `'torn'` (last segment only): an interrupted write. Nothing after the damage proves it
+ *   was synced: no valid record marked RecordFlag.SYNCED_BEFORE follows it. Whatever follows
+ *   (zeros, garbage, valid records) was written after the segment's last completed
+ *   fdatasync, so none of it was acknowledged in `sync: 'always'`;
  * - `'corrupt'`: anything else: damage in a sealed segment (each is complete and synced
- *   before the next one exists), or damage followed by valid records in the last one.
+ *   before the next one exists), or damage in the last one followed by a marked record,
+ *   which was written after an fdatasync that had made the damaged bytes durable.
  */
 export function judgeEnd(scan: Pick<ScanResult, 'damage'>, isLast: boolean): 'clean' | 'torn' | 'corrupt' {
   const damage = scan.damage;
   if (!damage) return 'clean';
-  if (!isLast) return 'corrupt';
-  if (damage.next < 0) return damage.allZeros ? 'clean' : 'torn';
-  return damage.zeroSector ? 'torn' : 'corrupt';
+  if (!isLast || damage.syncedAfter) return 'corrupt';
+  return damage.next < 0 && damage.allZeros ? 'clean' : 'torn';
 }
 
 /** The LSNs a region loses: those between the last entry before it and the next record after it. */
@@ -101,10 +102,15 @@ export function corruptError(path: string, offset: number, reason: string): WalE
   });
 }
 
+/** What a reader does next after looking at a segment. */
+export type ReaderStep = 'go-on' | 'skip-segment' | 'stop';
+
 /**
  * What a reader does with damage it may not pass over silently: `strict` and `tolerate-tail`
- * throw WAL_CORRUPT; `point-in-time` reports it and stops; `skip-corrupt` reports it and goes on.
- * Each report is made once, however often a live segment is read again.
+ * throw WAL_CORRUPT; `point-in-time` reports it and stops; `skip-corrupt` reports it and goes
+ * on. readWal and recoverState both ask it, segment by segment, so they deliver the same
+ * entries and make the same reports. Each report is made once, however often a live segment
+ * is read again.
  */
 export class ReaderPolicy {
   private readonly seen = new Set<string>();
@@ -114,8 +120,79 @@ export class ReaderPolicy {
     private readonly onCorruption: CorruptionHandler | undefined,
   ) {}
 
-  /** Damage at `offset` of `path`: throws, or says whether reading stops or skips it. */
-  damaged(
+  /**
+   * A segment that does not start where the previous one ended (`expectFirst`; 0 when not
+   * known). In skip-corrupt mode a later start is reported and the segment read; an earlier
+   * one (an overlap) makes the segment unusable.
+   */
+  gap(segment: SegmentFile, expectFirst: number): ReaderStep {
+    if (expectFirst === 0 || segment.firstLsn === expectFirst) return 'go-on';
+    const forward = segment.firstLsn > expectFirst;
+    const step = this.damaged(
+      segment.path,
+      segment.name,
+      0,
+      0,
+      forward
+        ? `the log has a gap: LSNs ${expectFirst} to ${segment.firstLsn - 1} are missing`
+        : `the segment starts at LSN ${segment.firstLsn}, before the end of the previous one`,
+      forward ? { from: expectFirst, to: segment.firstLsn - 1 } : null,
+    );
+    return step === 'stop' ? 'stop' : forward ? 'go-on' : 'skip-segment';
+  }
+
+  /** A segment whose header is bad or contradicts its name: none of it can be read. */
+  badHeader(
+    segment: SegmentFile,
+    offset: number,
+    bytes: number,
+    reason: string,
+    nextFirstLsn: number | null,
+  ): ReaderStep {
+    const lsns = { from: segment.firstLsn, to: nextFirstLsn === null ? null : nextFirstLsn - 1 };
+    return this.damaged(segment.path, segment.name, offset, bytes, reason, lsns) === 'stop'
+      ? 'stop'
+      : 'skip-segment';
+  }
+
+  /**
+   * How a segment's walk ended, once its entries are delivered: a `corrupt` verdict is damage
+   * (what follows it in the segment is lost; in skip-corrupt mode, up to the next segment).
+   */
+  end(
+    segment: SegmentFile,
+    scan: Pick<ScanResult, 'damage' | 'fileSize'>,
+    isLast: boolean,
+    nextFirstLsn: number | null,
+  ): ReaderStep {
+    if (judgeEnd(scan, isLast) !== 'corrupt') return 'go-on';
+    const d = scan.damage!;
+    const to = this.mode === 'skip-corrupt' && nextFirstLsn !== null ? nextFirstLsn - 1 : null;
+    const step = this.damaged(
+      segment.path,
+      segment.name,
+      d.offset,
+      scan.fileSize - d.offset,
+      d.syncedAfter ? `${d.reason}, and a record written after a sync follows` : d.reason,
+      to === null || to > d.lastLsnBefore ? { from: d.lastLsnBefore + 1, to } : null,
+    );
+    return step === 'stop' ? 'stop' : 'go-on';
+  }
+
+  /** A region the scanner skipped (`skip-corrupt`). */
+  skipped(segment: string, damage: Damage): void {
+    this.report({
+      segment,
+      offset: damage.offset,
+      bytes: damage.end - damage.offset,
+      reason: damage.reason,
+      kind: 'corruption',
+      lsns: lsnsLost(damage),
+      action: 'skipped',
+    });
+  }
+
+  private damaged(
     path: string,
     segment: string,
     offset: number,
@@ -131,23 +208,10 @@ export class ReaderPolicy {
       bytes,
       reason,
       kind: 'corruption',
-      lsns,
+      lsns: stop ? (lsns ? { from: lsns.from, to: null } : null) : lsns,
       action: stop ? 'not delivered: reading stops at the first damage' : 'skipped',
     });
     return stop ? 'stop' : 'skip';
-  }
-
-  /** A region the scanner skipped (`skip-corrupt`). */
-  skipped(segment: string, damage: Damage): void {
-    this.report({
-      segment,
-      offset: damage.offset,
-      bytes: damage.end - damage.offset,
-      reason: damage.reason,
-      kind: 'corruption',
-      lsns: lsnsLost(damage),
-      action: 'skipped',
-    });
   }
 
   private report(report: CorruptionReport): void {

@@ -7,24 +7,21 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Piscina } from 'piscina';
-import { ErrorCode, WalError } from '../errors.js';
+import { ErrorCode, fromWire, WalError, type WireError } from '../errors.js';
 import { MAX_ENTRY_BYTES } from '../options.js';
-import { type SegmentFile, segmentsAmong } from '../segment/naming.js';
+import { CONFIRM_DELAY_MS, isAllZeros } from '../reader/segment-list.js';
+import { segmentsAmong } from '../segment/naming.js';
 import { workerUrl } from '../worker-path.js';
+import { MergedState } from './merged-state.js';
 import {
   type CorruptionHandler,
-  type CorruptionReport,
   checkCorruptionHandler,
   checkRecoveryMode,
   judgeEnd,
-  lsnsLost,
   ReaderPolicy,
   type RecoveryMode,
 } from './policy.js';
-import { DELETED, type ReplayTask, type SegmentState } from './reduce-segment.js';
-
-/** How long to wait before reading a live segment again to confirm damage in it. */
-const CONFIRM_DELAY_MS = 20;
+import type { ReplayTask, SegmentState } from './reduce-segment.js';
 
 export interface RecoverStateOptions {
   /** Worker threads for the replay pool. Default: the machine's available parallelism. */
@@ -52,26 +49,29 @@ export async function recoverState(
   );
   const skipCorrupt = policy.mode === 'skip-corrupt';
   const segments = segmentsAmong(dir, await fs.promises.readdir(dir));
-  const state = new Map<string, unknown>();
-  if (segments.length === 0) return state;
+  const state = new MergedState();
+  if (segments.length === 0) return new Map();
   const pool = new Piscina({
     filename: workerUrl('replay').href,
     minThreads: Math.min(threads, segments.length),
     maxThreads: Math.min(threads, segments.length),
     idleTimeout: 1000,
+    // A replay task's live set is small (one segment's keys) but its garbage is not (a key
+    // string per entry): a small young generation collects it sooner, at no measured cost.
+    resourceLimits: { maxYoungGenerationSizeMb: 4 },
   });
+  const results: (Promise<ReplayResult> | undefined)[] = [];
   try {
-    // Results are merged strictly in segment order. At most `threads * 2` segments are in
+    // Results are merged strictly in segment order. At most `threads + 1` segments are in
     // flight or waiting to be merged, which bounds memory whatever the size of the log.
-    const window = threads * 2;
-    const results: (Promise<SegmentState> | undefined)[] = [];
+    const window = threads + 1;
     const submit = (i: number): void => {
       if (i >= segments.length) return;
       const task = pool.run({
         path: segments[i].path,
         maxEntryBytes: MAX_ENTRY_BYTES,
         skipCorrupt,
-      } satisfies ReplayTask) as Promise<SegmentState>;
+      } satisfies ReplayTask) as Promise<ReplayResult>;
       task.catch(() => {}); // awaited below, in order
       results[i] = task;
     };
@@ -81,7 +81,7 @@ export async function recoverState(
       const segment = segments[i];
       let result: SegmentState;
       try {
-        result = (await results[i])!;
+        result = unwrap(await results[i]!);
         results[i] = undefined;
         submit(i + window);
       } catch (e) {
@@ -97,100 +97,49 @@ export async function recoverState(
       if (isLast && scan.stop !== 'bad-header' && judgeEnd(scan, true) === 'corrupt') {
         // The writer may have been part-way through a record while it was read: look again.
         await new Promise((resolve) => setTimeout(resolve, CONFIRM_DELAY_MS));
-        result = await pool.run({
-          path: segment.path,
-          maxEntryBytes: MAX_ENTRY_BYTES,
-          skipCorrupt,
-        } satisfies ReplayTask);
+        result = unwrap(
+          await pool.run({
+            path: segment.path,
+            maxEntryBytes: MAX_ENTRY_BYTES,
+            skipCorrupt,
+          } satisfies ReplayTask),
+        );
         scan = result.scan;
       }
       if (isLast && scan.stop === 'bad-header' && (await isAllZeros(segment.path))) {
         // Holds no entry; the next open sets it aside (src/recovery/open-scan.ts).
         break;
       }
-      const damage = damageOf(segment, scan, isLast, expectFirst);
-      if (damage?.before) {
-        // Nothing of this segment can be used (a gap before it, or its header).
-        if (
-          policy.damaged(
-            segment.path,
-            segment.name,
-            damage.offset,
-            damage.bytes,
-            damage.reason,
-            damage.lsns,
-          ) === 'stop'
-        )
-          break;
+      const nextFirst = isLast ? null : segments[i + 1].firstLsn;
+      let step = policy.gap(segment, expectFirst);
+      if (step === 'go-on' && (scan.stop === 'bad-header' || scan.firstLsn !== segment.firstLsn)) {
+        const reason = `bad segment header: ${scan.reason ?? 'its first LSN does not match the name'}`;
+        step = policy.badHeader(segment, 0, scan.fileSize, reason, nextFirst);
+      }
+      if (step === 'stop') break;
+      if (step === 'skip-segment') {
         expectFirst = 0;
         continue;
       }
       for (const skipped of scan.skipped) policy.skipped(segment.name, skipped);
-      for (const op of result.ops) {
-        if (op[1] === DELETED) state.delete(op[0]);
-        else state.set(op[0], op[2]);
-      }
+      state.merge(result);
       expectFirst = scan.lastLsn + 1;
-      if (
-        damage &&
-        policy.damaged(
-          segment.path,
-          segment.name,
-          damage.offset,
-          damage.bytes,
-          damage.reason,
-          damage.lsns,
-        ) === 'stop'
-      )
-        break;
+      if (policy.end(segment, scan, isLast, nextFirst) === 'stop') break;
+      if (scan.damage && !isLast) expectFirst = 0; // what follows the damage is unknown
     }
-    return state;
+    return state.finish();
   } finally {
+    // Let tasks still running finish first: destroying the pool under them makes piscina
+    // emit 'error' for their late answers, with nobody listening.
+    await Promise.allSettled(results.filter((r) => r !== undefined));
     await pool.destroy();
   }
 }
 
-/**
- * Damage that ends a segment for a reader: `before` when none of it can be used (a gap
- * before it, a bad header), else where its entries stop being usable.
- */
-function damageOf(
-  segment: SegmentFile,
-  scan: SegmentState['scan'],
-  isLast: boolean,
-  expectFirst: number,
-): { before: boolean; offset: number; bytes: number; reason: string; lsns: CorruptionReport['lsns'] } | null {
-  if (expectFirst !== 0 && segment.firstLsn !== expectFirst) {
-    return {
-      before: true,
-      offset: 0,
-      bytes: 0,
-      reason: `the log has a gap: expected a segment starting at LSN ${expectFirst}`,
-      lsns: segment.firstLsn > expectFirst ? { from: expectFirst, to: segment.firstLsn - 1 } : null,
-    };
-  }
-  if (scan.stop === 'bad-header' || scan.firstLsn !== segment.firstLsn) {
-    return {
-      before: true,
-      offset: 0,
-      bytes: scan.fileSize,
-      reason: `bad segment header: ${scan.reason ?? 'its first LSN does not match the name'}`,
-      lsns: null,
-    };
-  }
-  if (judgeEnd(scan, isLast) !== 'corrupt') return null;
-  const d = scan.damage!;
-  return {
-    before: false,
-    offset: d.offset,
-    bytes: scan.fileSize - d.offset,
-    reason: d.next >= 0 ? `${d.reason}, and a valid record follows at offset ${d.next}` : d.reason,
-    // Nothing after it is delivered (point-in-time) or it is thrown (strict, tolerate-tail).
-    lsns: lsnsLost({ ...d, next: -1 }),
-  };
-}
+/** What a replay task answers (workers/replay.ts): its state, or the WalError it met, as data. */
+type ReplayResult = SegmentState | { error: WireError };
 
-async function isAllZeros(path: string): Promise<boolean> {
-  const bytes = await fs.promises.readFile(path);
-  return bytes.every((b) => b === 0);
+function unwrap(result: ReplayResult): SegmentState {
+  if ('error' in result) throw fromWire(result.error);
+  return result;
 }

@@ -1,9 +1,14 @@
 /**
  * One segment reduced to last-writer-wins key-value state: what a replay worker computes,
- * so the main thread only merges one small map per segment instead of decoding every entry.
- * Entries that are not `{ op: 'set' | 'delete', key: string }` are left out.
+ * so the main thread only merges one small result per segment instead of decoding every
+ * entry. Entries that are not `{ op: 'set' | 'delete', key: string }` are left out.
+ *
+ * The result is built for the trip back to the main thread: keys in one array, and every
+ * kept value still msgpack-encoded, back to back in one ArrayBuffer that is transferred, not
+ * copied. A structured clone of decoded values would cost the main thread as much as
+ * decoding them, and each worker's heap would grow with the objects.
  */
-import { decode } from '../encoding.js';
+import { decodeStored } from '../encoding.js';
 import type { FileSystem } from '../fs.js';
 import { scanSegmentFile } from '../reader/scan-file.js';
 import type { ScanResult } from '../reader/segment-scanner.js';
@@ -17,39 +22,44 @@ export interface ReplayTask {
   skipCorrupt: boolean;
 }
 
-/** A key's last operation in the segment: its value, or DELETED. */
+/** What a key's last operation in the segment was (`SegmentState.kinds`). */
 export const DELETED = 0;
-export const SET = 1;
+/** A set; `values[starts[i], starts[i + 1])` is the value's encoding (empty: no value). */
+export const SET_VALUE = 1;
+/** A set from an entry the envelope reader did not take: those bytes are the whole entry; use its `.value`. */
+export const SET_ENTRY = 2;
 
 export interface SegmentState {
-  /** [key, SET, value] or [key, DELETED]: each key once, with its last operation. */
-  ops: [string, typeof SET, unknown][] | [string, typeof DELETED][];
+  /** Each key once, with its last operation (`kinds[i]`): deletes first, then sets in LSN order. */
+  keys: string[];
+  kinds: Uint8Array;
+  /** keys.length + 1 offsets into `values`. */
+  starts: Uint32Array;
+  values: Uint8Array;
   scan: Omit<ScanResult, 'header'> & { firstLsn: number | null };
   /** Entries that were not set/delete operations (ignored). */
   ignored: number;
 }
 
-/** A key-value operation read from one entry, or null if the entry is not one. */
-function kvOf(bytes: Uint8Array): { key: string; op: 'set' | 'delete'; envelope: boolean } | null {
-  const envelope = readEnvelope(bytes);
-  if (envelope) return { key: envelope.key, op: envelope.op, envelope: true };
+/** A key-value operation read by decoding a whole entry, or null if the entry is not one. */
+function kvOf(bytes: Uint8Array, path: string, offset: number): { key: string; op: 'set' | 'delete' } | null {
   // Not a plain map the envelope reader understands: decode it as readWal would.
-  const value = decode(bytes) as { op?: unknown; key?: unknown } | null;
+  const value = decodeStored(bytes, path, offset) as { op?: unknown; key?: unknown } | null;
   if (
     value &&
     typeof value === 'object' &&
     typeof value.key === 'string' &&
     (value.op === 'set' || value.op === 'delete')
   ) {
-    return { key: value.key, op: value.op, envelope: false };
+    return { key: value.key, op: value.op };
   }
   return null;
 }
 
 /**
- * Two passes over the segment, so that no value but each key's last is ever decoded or kept:
- * the first notes, per key, the index of its last operation; the second decodes the values
- * of exactly those entries. Nothing read in the first pass outlives it.
+ * Two passes over the segment, so that nothing but each key's last value is kept: the first
+ * notes, per key, the index of its last operation; the second copies out the value bytes of
+ * exactly those entries. Nothing read in the first pass outlives it.
  */
 export function reduceSegment(
   fsys: FileSystem,
@@ -58,40 +68,70 @@ export function reduceSegment(
   skipCorrupt = false,
 ): SegmentState {
   const lastIndex = new Map<string, number>(); // key -> index of its last op; negative: a delete
+  let sizes = new Uint32Array(1024); // by entry index: the bytes a set would keep
   let ignored = 0;
   let index = 0;
   const scan = scanSegmentFile(fsys, path, { maxEntryBytes, skipCorrupt }, (entry) => {
-    const kv = kvOf(entry.payload);
+    const bytes = entry.payload;
+    const envelope = readEnvelope(bytes);
+    const kv = envelope ?? kvOf(bytes, path, entry.offset);
     if (kv) lastIndex.set(kv.key, kv.op === 'delete' ? -index - 1 : index);
     else ignored++;
+    if (index === sizes.length) {
+      const grown = new Uint32Array(sizes.length * 2);
+      grown.set(sizes);
+      sizes = grown;
+    }
+    sizes[index] = envelope ? envelope.valueEnd - envelope.valueStart : bytes.length;
     index++;
   });
   const entries = index;
-  const ops: (string | number | unknown)[][] = [];
+  const keys: string[] = [];
+  const kinds: number[] = [];
+  const starts: number[] = [];
   const wanted = new Uint8Array(entries);
+  let total = 0;
   for (const [key, at] of lastIndex) {
-    if (at < 0) ops.push([key, DELETED]);
-    else wanted[at] = 1;
+    if (at < 0) {
+      keys.push(key);
+      kinds.push(DELETED);
+      starts.push(0);
+    } else {
+      wanted[at] = 1;
+      total += sizes[at];
+    }
   }
+  lastIndex.clear();
+  const values = new Uint8Array(total);
+  let length = 0;
   index = 0;
   scanSegmentFile(fsys, path, { maxEntryBytes, skipCorrupt }, (entry) => {
     // A live tail may have grown since the first pass: its state is the first pass's.
     if (index < entries && wanted[index] === 1) {
       const bytes = entry.payload;
       const envelope = readEnvelope(bytes);
-      if (envelope) {
-        const valueBytes = bytes.subarray(envelope.valueStart, envelope.valueEnd);
-        ops.push([envelope.key, SET, valueBytes.length === 0 ? undefined : decode(valueBytes)]);
-      } else {
-        const value = decode(bytes) as { key: string; value?: unknown };
-        ops.push([value.key, SET, value.value]);
-      }
+      keys.push(envelope ? envelope.key : (decodeStored(bytes, path, entry.offset) as { key: string }).key);
+      kinds.push(envelope ? SET_VALUE : SET_ENTRY);
+      const kept = envelope ? bytes.subarray(envelope.valueStart, envelope.valueEnd) : bytes;
+      if (length + kept.length > total)
+        throw new Error(`${path} changed between the two passes of its replay`);
+      starts.push(length);
+      values.set(kept, length);
+      length += kept.length;
     }
     index++;
   });
+  const startArray = new Uint32Array(starts.length + 1);
+  startArray.set(starts);
+  startArray[starts.length] = length;
+  // Deletes carry no bytes: give each the start of the next entry so every range is well formed.
+  for (let i = starts.length - 1; i >= 0; i--) if (kinds[i] === DELETED) startArray[i] = startArray[i + 1];
   const { header, ...rest } = scan;
   return {
-    ops: ops as SegmentState['ops'],
+    keys,
+    kinds: Uint8Array.from(kinds),
+    starts: startArray,
+    values: values.subarray(0, length),
     scan: { ...rest, firstLsn: header?.firstLsn ?? null },
     ignored,
   };

@@ -3,9 +3,11 @@
  * fills in their CRCs, and hands out views of them for one `writev`. It copies nothing.
  */
 import {
+  REC_OFF_FLAGS,
   REC_OFF_LENGTH,
   REC_OFF_LSN_HI,
   RECORD_HEADER_BYTES,
+  RecordFlag,
   RecordType,
   recordBytes,
 } from '../format/constants.js';
@@ -56,9 +58,11 @@ export class RingConsumer {
 
   /**
    * Collects the records published so far, up to about `maxBytes` (a record is never
-   * split; at least one is taken), and writes each record's CRC into the ring.
+   * split; at least one is taken), and writes each record's CRC into the ring. With
+   * `syncedBefore`, the first record is marked RecordFlag.SYNCED_BEFORE (everything the
+   * segment held before it is durable).
    */
-  collect(maxBytes: number): Batch {
+  collect(maxBytes: number, syncedBefore = false): Batch {
     const { bytes, words } = this.ring;
     const capacity = this.ring.capacity;
     const limit = this.published();
@@ -88,6 +92,7 @@ export class RingConsumer {
       const hiAndType = words[w + (REC_OFF_LSN_HI >> 2)];
       const type = (hiAndType >>> 16) & 0xff;
       const size = recordBytes(length);
+      if (syncedBefore && total === 0) bytes[at + REC_OFF_FLAGS] = RecordFlag.SYNCED_BEFORE;
       words[w] = crc32c(bytes, at + 4, at + RECORD_HEADER_BYTES + length) | 0;
       if (type === RecordType.FULL || type === RecordType.LAST) {
         lastLsn = (words[w + 2] >>> 0) + (hiAndType & 0xffff) * TWO_POW_32;

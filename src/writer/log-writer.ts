@@ -148,6 +148,10 @@ export class LogWriter {
       tail.maxEntryBytes >= this.config.maxEntryBytes
     ) {
       const fd = this.fsys.openSync(tail.path, 'r+');
+      // A process that crashed in 'none' or 'interval' mode can leave the tail in the page
+      // cache only: make it durable before calling it so (durableLsn) and before the first
+      // record written here is marked as following synced data (RecordFlag.SYNCED_BEFORE).
+      this.fsys.fdatasyncSync(fd);
       this.segment = {
         fd,
         path: tail.path,
@@ -345,7 +349,7 @@ export class LogWriter {
 
   private writeBatch(): void {
     const seg = this.segment!;
-    const batch = this.consumer.collect(this.config.maxBatchBytes);
+    const batch = this.consumer.collect(this.config.maxBatchBytes, !this.unsynced);
     this.phase = 'write';
     if (batch.bytes > 0) {
       writeFully(this.fsys, seg.fd, batch.views, seg.offset, batch.bytes);

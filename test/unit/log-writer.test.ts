@@ -8,8 +8,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encode } from '../../src/encoding.js';
-import { ErrorCode } from '../../src/errors.js';
+import { ErrorCode, type WalError } from '../../src/errors.js';
+import { nodeFs } from '../../src/fs.js';
 import { DEFAULTS } from '../../src/options.js';
+import { recoverOnOpen } from '../../src/recovery/open-scan.js';
 import {
   COMMAND,
   COMMAND_CLOSE,
@@ -90,6 +92,45 @@ describe('LogWriter', () => {
     expect(durable()).toBe(100);
   });
 
+  it('marks the first record after each sync, and open tells damage before a mark (corrupt) from damage after the last (torn)', async () => {
+    const { writer, append } = setup();
+    append(...Array.from({ length: 10 }, (_, i) => ({ batch: 1, i })));
+    writer.step();
+    append(...Array.from({ length: 10 }, (_, i) => ({ batch: 2, i })));
+    writer.step();
+    const [file] = fs.readdirSync(dir).filter((f) => f.endsWith('.log'));
+    const clean = fs.readFileSync(path.join(dir, file));
+    // Walk the records: 40-byte segment header, then 24-byte headers, payloads padded to 8.
+    const offsets: number[] = [];
+    for (let at = 40; at < clean.length && clean.readUInt32LE(at + 4) > 0; ) {
+      offsets.push(at);
+      at += Math.ceil((24 + clean.readUInt32LE(at + 4)) / 8) * 8;
+    }
+    expect(offsets).toHaveLength(20);
+    const marked = offsets.map((at) => clean[at + 15]);
+    expect(marked).toEqual(offsets.map((_, i) => (i === 0 || i === 10 ? 1 : 0)));
+    writer.step(); // idle
+    const damageAt = async (index: number) => {
+      const bytes = Buffer.from(clean);
+      bytes[offsets[index] + 30] ^= 1; // a payload bit
+      fs.writeFileSync(path.join(dir, file), bytes);
+      for (const f of fs.readdirSync(dir)) if (/\.(torn|broken)-/.test(f)) fs.rmSync(path.join(dir, f));
+      try {
+        return recoverOnOpen(nodeFs, dir, 'tolerate-tail');
+      } catch (e) {
+        return e as WalError;
+      }
+    };
+    // In the first batch: the second batch's first record was written after a sync that made it durable.
+    const corrupt = (await damageAt(4)) as WalError;
+    expect(corrupt.code).toBe(ErrorCode.CORRUPT);
+    expect(corrupt.offset).toBe(offsets[4]);
+    // In the last batch, after its marked first record: an interrupted write, cut as a torn tail.
+    const torn = (await damageAt(14)) as { lastLsn: number; corruptions: { kind: string; offset: number }[] };
+    expect(torn.lastLsn).toBe(14);
+    expect(torn.corruptions).toEqual([expect.objectContaining({ kind: 'torn-tail', offset: offsets[14] })]);
+  });
+
   it("with sync 'none' writes without fdatasync until a sync is requested", () => {
     const { writer, fsys, ring, append, durable, written } = setup({ sync: 'none' });
     const before = fsys.calls.length;
@@ -166,7 +207,7 @@ describe('LogWriter', () => {
     const newName = seq[secondRename].split(' -> ')[1];
     const before = seq.slice(firstRename + 1, secondRename);
     expect(before.filter((o) => o.startsWith('fdatasync')).length).toBeGreaterThanOrEqual(2);
-    const firstWriteToNew = seq.findIndex((o) => o === `writev ${newName}`);
+    const firstWriteToNew = seq.indexOf(`writev ${newName}`);
     const dirSync = seq.findIndex((o, i) => i > secondRename && o.startsWith('fsync'));
     expect(dirSync).toBeGreaterThan(secondRename);
     expect(firstWriteToNew).toBeGreaterThan(dirSync);
