@@ -45,6 +45,31 @@ export function decode(bytes: Uint8Array): unknown {
 }
 
 /**
+ * Decodes entries stored back to back in `bytes` (entry k ends at `ends[k]`, relative to
+ * `bytes`) with one msgpackr call, about 1.5x faster per entry than one call each. Returns
+ * how many decoded cleanly into `out`; the caller decodes the rest one by one for a precise
+ * error (a value that does not end where its entry ends, or bytes that are not MessagePack).
+ */
+export function decodeBackToBack(
+  bytes: Uint8Array,
+  ends: ArrayLike<number>,
+  base: number,
+  out: unknown[],
+): number {
+  let k = 0;
+  try {
+    unpackr.unpackMultiple(bytes, (value: unknown, _start?: number, end?: number) => {
+      if (k === ends.length || end === undefined || end !== ends[k] - base) return false;
+      out[k++] = value;
+      return true;
+    });
+  } catch {
+    // Decoded one by one by the caller, from entry k.
+  }
+  return k;
+}
+
+/**
  * Decodes a stored entry. Its checksum matched, so bytes that are not MessagePack are not
  * crash damage but a forged record or a writer bug: WAL_CORRUPT naming where, in every
  * recovery mode.

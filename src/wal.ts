@@ -14,6 +14,7 @@ import { MAX_LSN, SEGMENT_HEADER_BYTES } from './format/constants.js';
 import { decodeSegmentHeader } from './format/segment-header.js';
 import type { DirectoryLock } from './lock.js';
 import type { FilledOptions } from './options.js';
+import { type ReadOptions, readWal, type WalEntry } from './reader/read-wal.js';
 import type { CorruptionReport, RecoveryMode } from './recovery/policy.js';
 import {
   ACTIVE_SEGMENT_BYTES,
@@ -313,6 +314,15 @@ export class Wal {
   /** The durable checkpoint: entries up to it are applied elsewhere. 0 if none was taken. */
   get checkpointLsn(): number {
     return Number(Atomics.load(this.ring.lsns, CHECKPOINT_LSN));
+  }
+
+  /**
+   * Reads this log's entries, as `readWal(wal.dir, options)` does, in this log's recovery mode
+   * unless `options.recovery` says otherwise. Entries appended while reading are picked up to
+   * the last one written when the read reaches the end; a reader never blocks appends.
+   */
+  read(options: ReadOptions = {}): AsyncGenerator<WalEntry, void, undefined> {
+    return readWal(this.dir, { recovery: this.options.recovery, ...options });
   }
 
   /** The log's segment files, oldest first; the last one is being written. */

@@ -10,14 +10,24 @@
  * `bufferBytes / (threads + 2)` of payload; one entry larger than that still fits in one range.
  */
 import { Piscina } from 'piscina';
-import { decodeStored } from '../encoding.js';
+import { decodeBackToBack, decodeStored } from '../encoding.js';
 import { fromWire } from '../errors.js';
 import { judgeEnd, type ReaderPolicy } from '../recovery/policy.js';
 import type { SegmentFile } from '../segment/naming.js';
 import { workerUrl } from '../worker-path.js';
 import type { RangeAnswer, RangeResult, RangeTask } from './read-range.js';
 import type { WalEntry } from './read-wal.js';
-import { CONFIRM_DELAY_MS, isAllZeros, listSegmentsAsync, vanished } from './segment-list.js';
+import {
+  Breather,
+  CONFIRM_DELAY_MS,
+  emptyLastSegment,
+  isAllZeros,
+  listSegmentsAsync,
+  vanished,
+} from './segment-list.js';
+
+/** Entries decoded per msgpackr call while delivering a range. */
+const DECODE_CHUNK = 1024;
 
 export interface ParallelReadOptions {
   fromLsn: number;
@@ -51,6 +61,9 @@ export async function* readParallel(
     minThreads: threads,
     maxThreads: threads,
     idleTimeout: 1000,
+    // A task's live set is one range; its garbage is a little per entry: a small young
+    // generation collects it sooner (as for the replay pool).
+    resourceLimits: { maxYoungGenerationSizeMb: 4 },
   });
   const outstanding = new Set<Promise<RangeAnswer>>();
   const submit = (segment: SegmentFile, startAt: RangeTask['startAt']): Promise<RangeAnswer> => {
@@ -65,6 +78,7 @@ export async function* readParallel(
   };
   /** Each window segment's next range, by name (indexes shift when the directory is listed again). */
   const ahead = new Map<string, Promise<RangeAnswer>>();
+  const breather = new Breather();
   let nextLsn = fromLsn;
   let expectFirst = 0;
   let rescanned = false;
@@ -75,6 +89,7 @@ export async function* readParallel(
         if (!ahead.has(segments[k].name)) ahead.set(segments[k].name, submit(segments[k], null));
       }
       const segment = segments[i];
+      if (await emptyLastSegment(segments, i, expectFirst)) return;
       const gap = policy.gap(segment, expectFirst);
       if (gap === 'stop') return;
       if (gap === 'skip-segment') {
@@ -87,10 +102,16 @@ export async function* readParallel(
       ahead.delete(segment.name);
       while (answer.more) {
         const next = submit(segment, answer.more); // read ahead while this range is yielded
-        yield* deliver(segment, answer);
+        for (const entry of deliver(segment, answer)) {
+          yield entry;
+          if (breather.due()) await breather.turn();
+        }
         answer = unwrap(await next);
       }
-      yield* deliver(segment, answer);
+      for (const entry of deliver(segment, answer)) {
+        yield entry;
+        if (breather.due()) await breather.turn();
+      }
       const scan = answer.scan!;
 
       const wasLast = i === segments.length - 1;
@@ -140,18 +161,31 @@ export async function* readParallel(
     await pool.destroy();
   }
 
+  /** Yields a range's entries, decoding DECODE_CHUNK at a time (bounding what is held decoded). */
   function* deliver(segment: SegmentFile, range: RangeResult): Generator<WalEntry> {
     for (const damage of range.skipped) policy.skipped(segment.name, damage);
-    let start = 0;
-    for (let k = 0; k < range.lsns.length; k++) {
-      const end = range.ends[k];
-      const lsn = range.lsns[k];
-      if (lsn >= nextLsn) {
-        const value = decodeStored(range.payloads.subarray(start, end), segment.path, range.offsets[k]);
-        nextLsn = lsn + 1;
-        yield { lsn, ts: range.ts[k], value };
+    const { lsns, ends, payloads } = range;
+    const values: unknown[] = [];
+    for (let first = 0; first < lsns.length; first += DECODE_CHUNK) {
+      const last = Math.min(lsns.length, first + DECODE_CHUNK);
+      const base = first === 0 ? 0 : ends[first - 1];
+      const chunkEnds = ends.subarray(first, last);
+      let decoded = decodeBackToBack(payloads.subarray(base, ends[last - 1]), chunkEnds, base, values);
+      for (let k = first; k < last; k++) {
+        const lsn = lsns[k];
+        if (k - first >= decoded) {
+          // Not decodable in one run from here (rare: a forged record): one by one, each with
+          // its own error if it has one.
+          const start = k === 0 ? 0 : ends[k - 1];
+          values[k - first] = decodeStored(payloads.subarray(start, ends[k]), segment.path, range.offsets[k]);
+          decoded = k - first + 1;
+        }
+        if (lsn >= nextLsn) {
+          nextLsn = lsn + 1;
+          yield { lsn, ts: range.ts[k], value: values[k - first] };
+        }
       }
-      start = end;
+      values.length = 0;
     }
   }
 }

@@ -67,13 +67,19 @@ export function readRange(fsys: FileSystem, task: RangeTask): RangeAnswer {
   const offsets: number[] = [];
   const ends: number[] = [];
   const skipped: Damage[] = [];
-  let payloads = new Uint8Array(Math.min(task.budgetBytes, 1024 * 1024) + 1024);
+  let payloads = new Uint8Array(0);
   let length = 0;
   let more: RangeResult['more'] = null;
   let scan: RangeResult['scan'] = null;
   let scratch = new Uint8Array(0);
   try {
-    const walk = scanSegment(fsys.fstatSize(fd), {
+    const fileSize = fsys.fstatSize(fd);
+    // Entries are never more bytes than the file holds past the start: size the buffer once
+    // (a fragmented entry past the budget still grows it).
+    payloads = new Uint8Array(
+      Math.max(0, Math.min(task.budgetBytes + 64 * 1024, fileSize - (task.startAt?.offset ?? 0))),
+    );
+    const walk = scanSegment(fileSize, {
       maxEntryBytes: task.maxEntryBytes,
       skipCorrupt: task.skipCorrupt,
       startAt: task.startAt ?? undefined,
@@ -119,7 +125,8 @@ export function readRange(fsys: FileSystem, task: RangeTask): RangeAnswer {
     ts: Float64Array.from(ts),
     offsets: Float64Array.from(offsets),
     ends: Uint32Array.from(ends),
-    payloads: payloads.slice(0, length),
+    // Transferred whole: copy only when most of it is unused.
+    payloads: length < payloads.length / 2 ? payloads.slice(0, length) : payloads.subarray(0, length),
     skipped,
     more,
     scan,

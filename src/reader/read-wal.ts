@@ -18,7 +18,14 @@ import {
 } from '../recovery/policy.js';
 import type { SegmentFile } from '../segment/naming.js';
 import { readParallel } from './parallel-read.js';
-import { CONFIRM_DELAY_MS, isAllZeros, listSegmentsAsync, vanished } from './segment-list.js';
+import {
+  Breather,
+  CONFIRM_DELAY_MS,
+  emptyLastSegment,
+  isAllZeros,
+  listSegmentsAsync,
+  vanished,
+} from './segment-list.js';
 import { type ScanResult, scanSegment } from './segment-scanner.js';
 
 export interface ReadOptions {
@@ -46,7 +53,7 @@ export interface ReadOptions {
    * for following a live log).
    */
   threads?: number;
-  /** With `threads`: the most bytes of entries read ahead and held. Default 64 MiB. */
+  /** With `threads`: the most bytes of entries read ahead and held. Default 16 MiB. */
   bufferBytes?: number;
 }
 
@@ -94,7 +101,7 @@ export function checkReadOptions(options: ReadOptions): CheckedReadOptions {
       `options.threads must be an integer from 1 to 256; got ${threads}`,
     );
   }
-  const bufferBytes = options.bufferBytes ?? 64 * 1024 * 1024;
+  const bufferBytes = options.bufferBytes ?? 16 * 1024 * 1024;
   if (!Number.isSafeInteger(bufferBytes) || bufferBytes < 1) {
     throw new WalError(
       ErrorCode.INVALID_OPTION,
@@ -114,6 +121,7 @@ export async function* readWal(
     return;
   }
   const { fromLsn, maxEntryBytes, policy } = checked;
+  const breather = new Breather();
   const skipCorrupt = policy.mode === 'skip-corrupt';
   let segments = await listSegmentsAsync(dir);
   let nextLsn = fromLsn; // next LSN to deliver
@@ -124,6 +132,7 @@ export async function* readWal(
   let confirmed = false;
   while (i < segments.length) {
     const segment = segments[i];
+    if (await emptyLastSegment(segments, i, expectFirst)) return;
     const gap = policy.gap(segment, expectFirst);
     if (gap === 'stop') return;
     if (gap === 'skip-segment') {
@@ -143,6 +152,7 @@ export async function* readWal(
         for (const entry of step.value) {
           yield entry;
           nextLsn = entry.lsn + 1;
+          if (breather.due()) await breather.turn();
         }
       }
     } catch (e) {

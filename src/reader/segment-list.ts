@@ -15,6 +15,20 @@ export async function isAllZeros(path: string): Promise<boolean> {
   return bytes.every((b) => b === 0);
 }
 
+/**
+ * A last segment out of LSN sequence that is nothing but zeros holds no entry (a file system
+ * lost its header's blocks; the next open sets it aside): the end of the log, not a gap.
+ * Checked before the gap, as recoverState and open do.
+ */
+export async function emptyLastSegment(
+  segments: SegmentFile[],
+  i: number,
+  expectFirst: number,
+): Promise<boolean> {
+  if (i !== segments.length - 1 || expectFirst === 0 || segments[i].firstLsn === expectFirst) return false;
+  return isAllZeros(segments[i].path);
+}
+
 export function vanished(path: string): WalError {
   return new WalError(
     ErrorCode.SEGMENT_DELETED,
@@ -22,3 +36,34 @@ export function vanished(path: string): WalError {
     { path },
   );
 }
+
+/**
+ * Gives the event loop a turn during a long read. A reader whose data is already in memory
+ * (the parallel reader's ranges, a chunk just read) resolves every `next()` as a microtask,
+ * so without this a caller's timers and I/O would wait for the whole read.
+ */
+export class Breather {
+  private count = 0;
+  private last = performance.now();
+
+  /** Call once per entry; now and then returns a promise to await (a macrotask turn). */
+  due(): boolean {
+    if ((++this.count & 255) !== 0) return false;
+    const now = performance.now();
+    if (now - this.last < BREATH_MS) return false;
+    this.last = now;
+    return true;
+  }
+
+  turn(): Promise<void> {
+    return new Promise((resolve) => {
+      setImmediate(() => {
+        this.last = performance.now();
+        resolve();
+      });
+    });
+  }
+}
+
+/** The longest a reader keeps the event loop to itself. */
+const BREATH_MS = 5;

@@ -97,6 +97,11 @@ export interface ScanResult {
   damage: Damage | null;
   /** Regions skipped on the way (`skipCorrupt` only). */
   skipped: Damage[];
+  /**
+   * Offset of the last accepted record marked RecordFlag.SYNCED_BEFORE (everything before it
+   * was durable when it was written); where the walk started if none was.
+   */
+  lastSyncMark: number;
 }
 
 export interface ScanOptions {
@@ -132,6 +137,7 @@ export function* scanSegment(
     fileSize,
     damage: null,
     skipped: [],
+    lastSyncMark: 0,
   };
   const headerBytes = yield { kind: 'read', position: 0, length: Math.min(SEGMENT_HEADER_BYTES, fileSize) };
   const header = decodeSegmentHeader(headerBytes ?? new Uint8Array(0));
@@ -145,6 +151,7 @@ export function* scanSegment(
   const start = options.startAt ?? { offset: SEGMENT_HEADER_BYTES, lsn: header.firstLsn };
   result.lastLsn = start.lsn - 1;
   result.validEnd = start.offset;
+  result.lastSyncMark = start.offset;
 
   const window = { buffer: new Uint8Array(0), start: 0 }; // window.buffer[0] is at file offset window.start
   let pos = start.offset;
@@ -257,6 +264,7 @@ export function* scanSegment(
     }
 
     const { type, lsn } = parsed;
+    if (parsed.flags & RecordFlag.SYNCED_BEFORE) result.lastSyncMark = pos;
     const at = pos - window.start;
     const payload = window.buffer.subarray(
       at + RECORD_HEADER_BYTES,

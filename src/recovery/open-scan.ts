@@ -41,6 +41,8 @@ export interface OpenState {
     validEnd: number;
     /** Complete entries in it. */
     entries: number;
+    /** Where its last sync mark is: bytes from here on may never have reached the disk. */
+    lastSyncMark: number;
     /** The size bounds its header records: appends may continue in it only within them. */
     maxRecordBytes: number;
     maxEntryBytes: number;
@@ -161,6 +163,7 @@ function stateOf(segment: SegmentFile, scan: ScanResult, corruptions: Corruption
       firstLsn: segment.firstLsn,
       validEnd: scan.validEnd,
       entries: scan.entries,
+      lastSyncMark: Math.min(scan.lastSyncMark, scan.validEnd),
       maxRecordBytes: scan.header!.maxRecordBytes,
       maxEntryBytes: scan.header!.maxEntryBytes,
     },

@@ -15,8 +15,9 @@
 import { ErrorCode, ioError, toWire, WalError } from '../errors.js';
 import { SEGMENT_HEADER_BYTES } from '../format/constants.js';
 import { encodeSegmentHeader } from '../format/segment-header.js';
-import { type FileSystem, syncDirectory, writeFully } from '../fs.js';
+import { type FileSystem, syncDirectory, writeFileSynced, writeFully } from '../fs.js';
 import type { FilledRetention, SyncMode } from '../options.js';
+import { readAt } from '../reader/scan-file.js';
 import { type OpenState, recoverOnOpen } from '../recovery/open-scan.js';
 import { corruptError, DEFAULT_RECOVERY, type RecoveryMode } from '../recovery/policy.js';
 import { RingConsumer } from '../ring/consumer.js';
@@ -48,7 +49,7 @@ import {
   WRITTEN_LSN,
 } from '../ring/layout.js';
 import { CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from '../segment/checkpoint.js';
-import { NEXT_SEGMENT_DRAFT, segmentName, TEMP_SUFFIX } from '../segment/naming.js';
+import { NEXT_SEGMENT_DRAFT, SYNC_FAILED_FILE, segmentName, TEMP_SUFFIX } from '../segment/naming.js';
 import { SegmentSet } from '../segment/segment-set.js';
 
 export interface WriterConfig {
@@ -148,10 +149,8 @@ export class LogWriter {
       tail.maxEntryBytes >= this.config.maxEntryBytes
     ) {
       const fd = this.fsys.openSync(tail.path, 'r+');
-      // A process that crashed in 'none' or 'interval' mode can leave the tail in the page
-      // cache only: make it durable before calling it so (durableLsn) and before the first
-      // record written here is marked as following synced data (RecordFlag.SYNCED_BEFORE).
-      this.fsys.fdatasyncSync(fd);
+      this.makeTailDurable(fd, tail.lastSyncMark, tail.validEnd);
+      this.clearSyncFailure();
       this.segment = {
         fd,
         path: tail.path,
@@ -208,6 +207,27 @@ export class LogWriter {
       action: `checkpoint lowered to LSN ${state.lastLsn}`,
     });
     this.checkpointLsn = state.lastLsn;
+  }
+
+  /**
+   * What a previous writer left after its last sync mark may be in the page cache only. If it
+   * crashed in 'none' or 'interval' mode the pages are dirty and the fdatasync here writes
+   * them. If its fdatasync failed, Linux may have kept the pages but marked them clean, so an
+   * fdatasync would never write them: that writer left a SYNC_FAILED file, and then those
+   * bytes are written back first (making them dirty again). Only then: they contain no
+   * acknowledged entry (their batch's sync failed), while rewriting bytes that were synced
+   * would put acknowledged entries at the mercy of a power cut during the rewrite. Either way
+   * the tail is durable before durableLsn says so and before a record written here is
+   * marked SYNCED_BEFORE.
+   */
+  private makeTailDurable(fd: number, from: number, to: number): void {
+    const chunk = 1024 * 1024;
+    const rewrite = this.fsys.existsSync(`${this.config.dir}/${SYNC_FAILED_FILE}`);
+    for (let at = from; rewrite && at < to; at += chunk) {
+      const bytes = readAt(this.fsys, fd, at, Math.min(chunk, to - at));
+      writeFully(this.fsys, fd, [bytes], at, bytes.length);
+    }
+    this.fsys.fdatasyncSync(fd);
   }
 
   get segmentPath(): string | null {
@@ -581,7 +601,28 @@ export class LogWriter {
   }
 
   /** Records the sticky error where the main thread reads it, and stops acknowledging. */
+  /**
+   * Leaves a durable note that an fdatasync failed, for the next open (makeTailDurable), before
+   * anyone hears of the failure. Best effort: a disk failing its writes may fail this too.
+   */
+  private noteSyncFailure(): void {
+    try {
+      writeFileSynced(this.fsys, `${this.config.dir}/${SYNC_FAILED_FILE}`, new Uint8Array(0), 'w');
+      syncDirectory(this.fsys, this.config.dir);
+    } catch {
+      // The error itself is what the caller needs; the note only helps a reopen without a reboot.
+    }
+  }
+
+  private clearSyncFailure(): void {
+    const note = `${this.config.dir}/${SYNC_FAILED_FILE}`;
+    if (!this.fsys.existsSync(note)) return;
+    this.fsys.unlinkSync(note);
+    syncDirectory(this.fsys, this.config.dir);
+  }
+
   private fail(error: WalError): void {
+    if (error.code === ErrorCode.FSYNC_FAILED) this.noteSyncFailure();
     this.failed = error;
     const wire = toWire(error);
     let json = new TextEncoder().encode(JSON.stringify(wire));

@@ -211,9 +211,9 @@ describe('a torn page with a synced prefix', () => {
     materialize(image, crashed);
     // Nothing acknowledged is damaged...
     expect(intactPrefix(crashed).map((e) => e.lsn)).toEqual(Array.from({ length: acked }, (_, i) => i + 1));
-    // ...but open says WAL_CORRUPT ("zeros after the last entry, and a valid record follows"):
-    // fewer than 512 zero bytes lie between the last entry and the kept page, so the
-    // whole-zero-sector rule of src/recovery/open-scan.ts takes the power loss for corruption.
+    // ...and open takes the hole for an interrupted write: no record after it carries a sync
+    // mark. (The whole-zero-sector rule this replaced refused it: fewer than 512 zero bytes lie
+    // between the last entry and the kept page.)
     const wal = await openWal(crashed, {
       flushOnExit: false,
       ringBytes: 64 * 1024,

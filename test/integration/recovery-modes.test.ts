@@ -557,15 +557,6 @@ const CASES: Case[] = [
   },
 ];
 
-/**
- * Combinations where the implementation disagrees with the docs or with what a user would
- * expect; each runs as `it.fails`, so the suite stays green and the day it is fixed the
- * test says so. Key: `${case} / ${mode} / ${aspect}`. Described in the report on issue #4.
- * `RINGWAL_RUN_KNOWN=1 npx vitest run test/integration/recovery-modes.test.ts` runs them as
- * plain tests, to see how they fail.
- */
-const KNOWN: Record<string, string> = {};
-
 // ---------------------------------------------------------------------------------------------
 // Building, applying and checking
 
@@ -811,7 +802,7 @@ afterAll(() => {
   console.log(
     `recovery-modes: ${CASES.length} mutations × ${MODES.length} modes = ${combos} combinations; ` +
       `checks passed: openWal ${checked.open}/${combos}, readWal ${checked.read}/${combos}, ` +
-      `recoverState ${checked.recoverState}/${combos} (known discrepancies run as it.fails: ${Object.keys(KNOWN).length}); ` +
+      `recoverState ${checked.recoverState}/${combos}; ` +
       `truncation: ${checked.cuts} (cut point × mode) checks; ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
 });
@@ -819,8 +810,6 @@ afterAll(() => {
 // Every test has its own copy of the log, so they can run side by side.
 describe.concurrent.each(CASES)('$name', (c) => {
   describe.each(MODES)('%s', (mode) => {
-    const run = (aspect: string) =>
-      !process.env.RINGWAL_RUN_KNOWN && KNOWN[`${c.name} / ${mode} / ${aspect}`] ? it.fails : it;
     const withDamage = async (check: (dir: string, m: Mutation, damaged: DirSnapshot) => Promise<void>) => {
       const m = c.build();
       const { dir, damaged } = damagedDir(m.files);
@@ -830,24 +819,21 @@ describe.concurrent.each(CASES)('$name', (c) => {
         removeDir(dir);
       }
     };
-    run('openWal')('openWal', () =>
+    it('openWal', () =>
       withDamage(async (dir, m, damaged) => {
         await checkOpen(dir, mode, damaged, m.expect(mode).open);
         checked.open++;
-      }),
-    );
-    run('readWal')('readWal', () =>
+      }));
+    it('readWal', () =>
       withDamage(async (dir, m, damaged) => {
         await checkRead(dir, mode, damaged, m.expect(mode).read);
         checked.read++;
-      }),
-    );
-    run('recoverState')('recoverState', () =>
+      }));
+    it('recoverState', () =>
       withDamage(async (dir) => {
         await checkRecoverState(dir, mode);
         checked.recoverState++;
-      }),
-    );
+      }));
   });
 });
 
