@@ -12,19 +12,13 @@
 import { Piscina } from 'piscina';
 import { decodeBackToBack, decodeStored } from '../encoding.js';
 import { fromWire } from '../errors.js';
-import { judgeEnd, type ReaderPolicy } from '../recovery/policy.js';
+import type { ReaderPolicy } from '../recovery/policy.js';
 import type { SegmentFile } from '../segment/naming.js';
 import { workerUrl } from '../worker-path.js';
 import type { RangeAnswer, RangeResult, RangeTask } from './read-range.js';
 import type { WalEntry } from './read-wal.js';
-import {
-  Breather,
-  CONFIRM_DELAY_MS,
-  emptyLastSegment,
-  isAllZeros,
-  listSegmentsAsync,
-  vanished,
-} from './segment-list.js';
+import { Breather } from './segment-list.js';
+import { SegmentWalk } from './segment-walk.js';
 
 /** Entries decoded per msgpackr call while delivering a range. */
 const DECODE_CHUNK = 1024;
@@ -48,12 +42,8 @@ export async function* readParallel(
 ): AsyncGenerator<WalEntry, void, undefined> {
   const { fromLsn, maxEntryBytes, policy, threads } = options;
   const skipCorrupt = policy.mode === 'skip-corrupt';
-  let segments = await listSegmentsAsync(dir);
-  let i = Math.max(
-    0,
-    segments.findLastIndex((s) => s.firstLsn <= fromLsn),
-  );
-  if (segments.length === 0) return;
+  const walk = new SegmentWalk(dir, policy);
+  if (!(await walk.start(fromLsn))) return;
   const window = threads + 1;
   const budgetBytes = Math.max(64 * 1024, Math.floor(options.bufferBytes / (window + 1)));
   const pool = new Piscina({
@@ -80,25 +70,13 @@ export async function* readParallel(
   const ahead = new Map<string, Promise<RangeAnswer>>();
   const breather = new Breather();
   let nextLsn = fromLsn;
-  let expectFirst = 0;
-  let rescanned = false;
-  let confirmed = false;
   try {
-    while (i < segments.length) {
-      for (let k = i; k < Math.min(segments.length, i + window); k++) {
-        if (!ahead.has(segments[k].name)) ahead.set(segments[k].name, submit(segments[k], null));
+    let segment = await walk.next();
+    while (segment) {
+      for (const upcoming of walk.upcoming(window)) {
+        if (!ahead.has(upcoming.name)) ahead.set(upcoming.name, submit(upcoming, null));
       }
-      const segment = segments[i];
-      if (await emptyLastSegment(segments, i, expectFirst)) return;
-      const gap = policy.gap(segment, expectFirst);
-      if (gap === 'stop') return;
-      if (gap === 'skip-segment') {
-        ahead.delete(segment.name);
-        expectFirst = 0;
-        i++;
-        continue;
-      }
-      let answer = unwrap(await ahead.get(segment.name)!);
+      let answer = unwrap(await (ahead.get(segment.name) ?? submit(segment, null)));
       ahead.delete(segment.name);
       while (answer.more) {
         const next = submit(segment, answer.more); // read ahead while this range is yielded
@@ -113,46 +91,14 @@ export async function* readParallel(
         if (breather.due()) await breather.turn();
       }
       const scan = answer.scan!;
-
-      const wasLast = i === segments.length - 1;
-      if (wasLast) {
-        // Pick up segments created since the listing; retention may have removed older ones.
-        segments = await listSegmentsAsync(dir);
-        i = segments.findIndex((s) => s.name === segment.name);
-        if (i < 0) throw vanished(segment.path);
-      }
-      const isLast = i === segments.length - 1;
-      const resume = { offset: scan.validEnd, lsn: scan.lastLsn + 1 };
-      if (wasLast && !isLast && !rescanned && scan.stop !== 'bad-header') {
-        // It was the live tail while it was read and has been sealed since: read the rest.
-        rescanned = true;
-        ahead.set(segment.name, submit(segment, resume));
-        continue;
-      }
-      const nextFirst = isLast ? null : segments[i + 1].firstLsn;
-      if (scan.stop === 'bad-header' || scan.firstLsn !== segment.firstLsn) {
-        if (scan.stop === 'bad-header' && isLast && (await isAllZeros(segment.path))) return;
-        const [offset, reason] =
-          scan.stop === 'bad-header'
-            ? [0, `bad segment header: ${scan.reason}`]
-            : [8, `the header says first LSN ${scan.firstLsn}, the name says ${segment.firstLsn}`];
-        if (policy.badHeader(segment, offset, scan.fileSize, reason, nextFirst) === 'stop') return;
-        expectFirst = 0;
+      const then = await walk.finish(segment, scan);
+      if (then === 'stop') return;
+      if (then === 'again') {
+        // Read on from where this read ended (entries already delivered are not yielded again).
+        ahead.set(segment.name, submit(segment, { offset: scan.validEnd, lsn: scan.lastLsn + 1 }));
       } else {
-        if (isLast && !confirmed && judgeEnd(scan, true) === 'corrupt') {
-          // The writer may have been part-way through a record while it was read: look again.
-          confirmed = true;
-          await new Promise((resolve) => setTimeout(resolve, CONFIRM_DELAY_MS));
-          ahead.set(segment.name, submit(segment, resume));
-          continue;
-        }
-        if (policy.end(segment, scan, isLast, nextFirst) === 'stop') return;
-        expectFirst = scan.damage && !isLast ? 0 : scan.lastLsn + 1;
+        segment = await walk.next();
       }
-      rescanned = false;
-      confirmed = false;
-      if (isLast) return;
-      i++;
     }
   } finally {
     // Let ranges still being read finish: destroying the pool under them makes piscina emit

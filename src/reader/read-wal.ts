@@ -12,21 +12,14 @@ import {
   type CorruptionHandler,
   checkCorruptionHandler,
   checkRecoveryMode,
-  judgeEnd,
   ReaderPolicy,
   type RecoveryMode,
 } from '../recovery/policy.js';
 import type { SegmentFile } from '../segment/naming.js';
 import { readParallel } from './parallel-read.js';
-import {
-  Breather,
-  CONFIRM_DELAY_MS,
-  emptyLastSegment,
-  isAllZeros,
-  listSegmentsAsync,
-  vanished,
-} from './segment-list.js';
+import { Breather, vanished } from './segment-list.js';
 import { type ScanResult, scanSegment } from './segment-scanner.js';
+import { SegmentWalk, segmentScanOf } from './segment-walk.js';
 
 export interface ReadOptions {
   /** First LSN to deliver. Default 1. */
@@ -123,25 +116,15 @@ export async function* readWal(
   const { fromLsn, maxEntryBytes, policy } = checked;
   const breather = new Breather();
   const skipCorrupt = policy.mode === 'skip-corrupt';
-  let segments = await listSegmentsAsync(dir);
+  const walk = new SegmentWalk(dir, policy);
+  if (!(await walk.start(fromLsn))) return;
   let nextLsn = fromLsn; // next LSN to deliver
-  let expectFirst = 0; // LSN the next segment must start with (0: any)
-  let i = segments.findLastIndex((s) => s.firstLsn <= fromLsn);
-  if (i < 0) i = 0;
-  let rescanned = false;
-  let confirmed = false;
-  while (i < segments.length) {
-    const segment = segments[i];
-    if (await emptyLastSegment(segments, i, expectFirst)) return;
-    const gap = policy.gap(segment, expectFirst);
-    if (gap === 'stop') return;
-    if (gap === 'skip-segment') {
-      expectFirst = 0;
-      i++;
-      continue;
-    }
+  let segment = await walk.next();
+  while (segment) {
     let result: ScanResult;
     try {
+      // Read again ('again' below), a segment is read from its start: only entries after the
+      // last one delivered are yielded.
       const batches = scanFile(segment, maxEntryBytes, nextLsn, skipCorrupt, policy);
       while (true) {
         const step = await batches.next();
@@ -159,46 +142,9 @@ export async function* readWal(
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       throw vanished(segment.path);
     }
-    const wasLast = i === segments.length - 1;
-    if (wasLast) {
-      // Pick up segments created since the listing; retention may have removed older ones.
-      segments = await listSegmentsAsync(dir);
-      i = segments.findIndex((s) => s.name === segment.name);
-      if (i < 0) throw vanished(segment.path);
-    }
-    const isLast = i === segments.length - 1;
-    if (wasLast && !isLast && !rescanned) {
-      // It was the live tail while we read it and has been sealed since (the writer syncs a
-      // segment before it creates the next): read what was added meanwhile.
-      rescanned = true;
-      continue;
-    }
-    const nextFirst = isLast ? null : segments[i + 1].firstLsn;
-    if (result.stop === 'bad-header' || result.header!.firstLsn !== segment.firstLsn) {
-      // A last segment with a bad header and nothing but zeros holds no entry; the next open
-      // sets it aside (src/recovery/open-scan.ts). Anything else is damage.
-      if (result.stop === 'bad-header' && isLast && (await isAllZeros(segment.path))) return;
-      const [offset, reason] =
-        result.stop === 'bad-header'
-          ? [0, `bad segment header: ${result.reason}`]
-          : [8, `the header says first LSN ${result.header!.firstLsn}, the name says ${segment.firstLsn}`];
-      if (policy.badHeader(segment, offset, result.fileSize, reason, nextFirst) === 'stop') return;
-      expectFirst = 0;
-    } else {
-      if (isLast && !confirmed && judgeEnd(result, true) === 'corrupt') {
-        // The writer may have been part-way through a record while it was read: look again.
-        confirmed = true;
-        await new Promise((resolve) => setTimeout(resolve, CONFIRM_DELAY_MS));
-        continue;
-      }
-      if (policy.end(segment, result, isLast, nextFirst) === 'stop') return;
-      // After damage in a sealed segment, what the next one starts with is unknown.
-      expectFirst = result.damage && !isLast ? 0 : result.lastLsn + 1;
-    }
-    rescanned = false;
-    confirmed = false;
-    if (isLast) return;
-    i++;
+    const then = await walk.finish(segment, segmentScanOf(result));
+    if (then === 'stop') return;
+    if (then === 'next') segment = await walk.next();
   }
 }
 

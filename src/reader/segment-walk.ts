@@ -1,0 +1,121 @@
+/**
+ * The segment-by-segment course both readers (sequential and parallel) follow, so that they
+ * deliver the same entries and make the same reports and errors: where to start, what a gap
+ * or a bad header means, when a live segment must be read again, and when the read ends. The
+ * readers only read entries; this decides what happens between segments
+ * (docs/FORMAT.md "Reading: live tail versus sealed segments").
+ */
+import { judgeEnd, type ReaderPolicy } from '../recovery/policy.js';
+import type { SegmentFile } from '../segment/naming.js';
+import {
+  CONFIRM_DELAY_MS,
+  emptyLastSegment,
+  isAllZeros,
+  listSegmentsAsync,
+  vanished,
+} from './segment-list.js';
+import type { ScanResult } from './segment-scanner.js';
+
+/** How a segment's read ended, as both readers know it. */
+export type SegmentScan = Omit<ScanResult, 'header'> & { firstLsn: number | null };
+
+export class SegmentWalk {
+  private segments: SegmentFile[] = [];
+  private i = 0;
+  /** LSN the next segment must start with (0: any). */
+  private expectFirst = 0;
+  private rescanned = false;
+  private confirmed = false;
+
+  constructor(
+    private readonly dir: string,
+    private readonly policy: ReaderPolicy,
+  ) {}
+
+  /** Lists the directory; false when there is nothing to read. */
+  async start(fromLsn: number): Promise<boolean> {
+    this.segments = await listSegmentsAsync(this.dir);
+    this.i = Math.max(
+      0,
+      this.segments.findLastIndex((s) => s.firstLsn <= fromLsn),
+    );
+    return this.segments.length > 0;
+  }
+
+  /** The segments from the current one on, as far as listed (for reading ahead). */
+  upcoming(count: number): SegmentFile[] {
+    return this.segments.slice(this.i, this.i + count);
+  }
+
+  /**
+   * The segment to read next, or null when the read is over (the end of the log, or damage
+   * that ends it). Segments that must be skipped are passed over.
+   */
+  async next(): Promise<SegmentFile | null> {
+    while (this.i < this.segments.length) {
+      if (await emptyLastSegment(this.segments, this.i, this.expectFirst)) return null;
+      const segment = this.segments[this.i];
+      const gap = this.policy.gap(segment, this.expectFirst);
+      if (gap === 'stop') return null;
+      if (gap === 'go-on') return segment;
+      this.expectFirst = 0;
+      this.i++;
+    }
+    return null;
+  }
+
+  /**
+   * After a segment was read: 'again' to read it once more from where that read ended (a
+   * live tail sealed meanwhile, or damage in a live tail to confirm), 'next' for the next
+   * segment, 'stop' when the read is over. Throws what the policy throws.
+   */
+  async finish(segment: SegmentFile, scan: SegmentScan): Promise<'again' | 'next' | 'stop'> {
+    const wasLast = this.i === this.segments.length - 1;
+    if (wasLast) {
+      // Pick up segments created since the listing; retention may have removed older ones.
+      this.segments = await listSegmentsAsync(this.dir);
+      this.i = this.segments.findIndex((s) => s.name === segment.name);
+      if (this.i < 0) throw vanished(segment.path);
+    }
+    const isLast = this.i === this.segments.length - 1;
+    if (wasLast && !isLast && !this.rescanned && scan.stop !== 'bad-header') {
+      // It was the live tail while it was read and has been sealed since (the writer syncs a
+      // segment before it creates the next): read what was added meanwhile.
+      this.rescanned = true;
+      return 'again';
+    }
+    const nextFirst = isLast ? null : this.segments[this.i + 1].firstLsn;
+    if (scan.stop === 'bad-header' || scan.firstLsn !== segment.firstLsn) {
+      // A last segment with a bad header and nothing but zeros holds no entry; the next open
+      // sets it aside (src/recovery/open-scan.ts). Anything else is damage.
+      if (scan.stop === 'bad-header' && isLast && (await isAllZeros(segment.path))) return 'stop';
+      const [offset, reason] =
+        scan.stop === 'bad-header'
+          ? [0, `bad segment header: ${scan.reason}`]
+          : [8, `the header says first LSN ${scan.firstLsn}, the name says ${segment.firstLsn}`];
+      if (this.policy.badHeader(segment, offset, scan.fileSize, reason, nextFirst) === 'stop') return 'stop';
+      this.expectFirst = 0;
+    } else {
+      if (isLast && !this.confirmed && judgeEnd(scan, true) === 'corrupt') {
+        // The writer may have been part-way through a record while it was read: look again.
+        this.confirmed = true;
+        await new Promise((resolve) => setTimeout(resolve, CONFIRM_DELAY_MS));
+        return 'again';
+      }
+      if (this.policy.end(segment, scan, isLast, nextFirst) === 'stop') return 'stop';
+      // After damage in a sealed segment, what the next one starts with is unknown.
+      this.expectFirst = scan.damage && !isLast ? 0 : scan.lastLsn + 1;
+    }
+    this.rescanned = false;
+    this.confirmed = false;
+    if (isLast) return 'stop';
+    this.i++;
+    return 'next';
+  }
+}
+
+/** A sequential scan's result in the form both readers share. */
+export function segmentScanOf(result: ScanResult): SegmentScan {
+  const { header, ...rest } = result;
+  return { ...rest, firstLsn: header?.firstLsn ?? null };
+}
