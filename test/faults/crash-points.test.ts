@@ -27,17 +27,10 @@ import {
   writerConfig,
 } from '../helpers/crash-workload.js';
 import { intactPrefix } from '../helpers/raw-scan.js';
-import { removeDir, tempDir } from '../helpers/tmp.js';
+import { tempDirs } from '../helpers/tmp.js';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) removeDir(d);
-});
-function dir(prefix: string): string {
-  const d = tempDir(prefix);
-  dirs.push(d);
-  return d;
-}
+const { dir, removeAll } = tempDirs();
+afterAll(removeAll);
 
 function countBy(keys: string[]): Record<string, number> {
   const out: Record<string, number> = {};

@@ -32,7 +32,7 @@ import {
   writerConfig,
 } from '../helpers/crash-workload.js';
 import { gapless, readAll } from '../helpers/read.js';
-import { removeDir, tempDir } from '../helpers/tmp.js';
+import { tempDirs } from '../helpers/tmp.js';
 
 const PAGE_CACHE_FS = path.join(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -41,15 +41,8 @@ const PAGE_CACHE_FS = path.join(
   'page-cache-fs.mjs',
 );
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) removeDir(d);
-});
-function dir(prefix: string): string {
-  const d = tempDir(prefix);
-  dirs.push(d);
-  return d;
-}
+const { dir, removeAll } = tempDirs();
+afterAll(removeAll);
 
 /** Power-cut outcomes tried after each failure (see crash-model.ts). */
 const AFTER_FAILURE: [DataOutcome, NameOutcome][] = [
