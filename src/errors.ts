@@ -103,10 +103,13 @@ export function ioError(
   if (errno === 'ENOSPC' || errno === 'EDQUOT') {
     return new WalError(ErrorCode.NO_SPACE, `no space left for the log: ${what}`, details, { cause });
   }
-  if (during === 'sync') {
+  // Any failed fsync or fdatasync (a segment's, a new segment header's, the directory's, the
+  // checkpoint's) is the same event for the caller, whatever step of the writer it was in.
+  const syscall = e?.syscall;
+  if (during === 'sync' || syscall === 'fsync' || syscall === 'fdatasync') {
     return new WalError(
       ErrorCode.FSYNC_FAILED,
-      `fdatasync failed; the log refuses all appends until reopened: ${what}`,
+      `${syscall ?? 'fdatasync'} failed; the log refuses all appends until reopened: ${what}`,
       details,
       { cause },
     );
