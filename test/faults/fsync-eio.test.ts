@@ -262,7 +262,8 @@ describe('EIO from each sync call of the writer, in turn', () => {
       );
       // One sticky code: every failed fsync or fdatasync (segment, header, directory,
       // checkpoint) is WAL_FSYNC_FAILED.
-      if (code !== ErrorCode.FSYNC_FAILED) failures.push(`${where}: a ${target.op} failure reported as ${code}`);
+      if (code !== ErrorCode.FSYNC_FAILED)
+        failures.push(`${where}: a ${target.op} failure reported as ${code}`);
       for (const p of run.problems) failures.push(`${where}: ${p}`);
       const after = await recoverAfter(run);
       recoveries += after.recoveries;
