@@ -11,12 +11,18 @@
  *
  *   npm run bench -- [--rounds N] [--seconds S]
  *
- * Each configuration runs `rounds` times, interleaved; the median round is reported.
+ * Each configuration runs `rounds` times, interleaved; the median round is reported. Every
+ * run is a process of its own (after a short warm-up in that process): run one after another
+ * in one process, configurations disturbed each other's JIT and GC state (ringwal at 1024 in
+ * flight measured 345k/s after the others, 572k/s alone; see docs/BENCHMARKS.md).
  */
+
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { Packr } from 'msgpackr';
 import { openWal, type WalOptions } from '../src/index.js';
 import { MainThreadGroupCommit } from './baseline.js';
@@ -31,7 +37,15 @@ const onlyAt = process.argv.indexOf('--only');
 /** Runs only the configurations whose name contains this text (for profiling one of them). */
 const ONLY = onlyAt > 0 ? process.argv[onlyAt + 1] : null;
 const SECONDS = numberArg('seconds', 2);
-const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'ringwal-bench-'));
+const childAt = process.argv.indexOf('--child');
+/** Set in a child process: the one configuration it measures. */
+const CHILD = childAt > 0 ? process.argv[childAt + 1] : null;
+const dirAt = process.argv.indexOf('--dir');
+const ROOT = dirAt > 0 ? process.argv[dirAt + 1] : fs.mkdtempSync(path.join(os.tmpdir(), 'ringwal-bench-'));
+/** How long a child runs its configuration before measuring it (JIT warm-up). */
+const WARMUP_SECONDS = 0.3;
+/** How long the configuration being run runs (the warm-up, then SECONDS). */
+let runSeconds = SECONDS;
 
 /** CPU time of the main thread alone, in µs. */
 function mainThreadCpuUs(): number {
@@ -52,7 +66,7 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
-/** Runs `append` with `inFlight` outstanding for about SECONDS; each ack issues the next. */
+/** Runs `append` with `inFlight` outstanding for about `runSeconds`; each ack issues the next. */
 async function closedLoop(append: (i: number) => Promise<unknown>, inFlight: number): Promise<Result> {
   const latencies: number[] = [];
   const eld = monitorEventLoopDelay({ resolution: 1 });
@@ -73,7 +87,7 @@ async function closedLoop(append: (i: number) => Promise<unknown>, inFlight: num
         if ((i & 7) === 0) {
           const now = performance.now();
           latencies.push((now - started) * 1000);
-          if (now - t0 >= SECONDS * 1000) stopping = true;
+          if (now - t0 >= runSeconds * 1000) stopping = true;
         }
         if (!stopping) issue();
         else if (acked === issued) resolve();
@@ -95,10 +109,11 @@ async function closedLoop(append: (i: number) => Promise<unknown>, inFlight: num
   };
 }
 
-let runId = 0;
+/** Directories made by this process's runs, removed once it has measured. */
+const made: string[] = [];
 function freshDir(): string {
-  const dir = path.join(ROOT, `run-${runId++}`);
-  fs.mkdirSync(dir);
+  const dir = fs.mkdtempSync(path.join(ROOT, 'run-'));
+  made.push(dir);
   return dir;
 }
 
@@ -141,7 +156,7 @@ function ceiling(): Result {
   const cpu0 = mainThreadCpuUs();
   const t0 = performance.now();
   let n = 0;
-  while (performance.now() - t0 < SECONDS * 1000) {
+  while (performance.now() - t0 < runSeconds * 1000) {
     for (let k = 0; k < 1000; k++) packr.pack(standardEntry(n++));
   }
   const seconds = (performance.now() - t0) / 1000;
@@ -175,7 +190,7 @@ function bareWriteSync(): Result {
   const latencies: number[] = [];
   const t0 = performance.now();
   let position = 0;
-  while (performance.now() - t0 < SECONDS * 1000) {
+  while (performance.now() - t0 < runSeconds * 1000) {
     const started = performance.now();
     fs.writeSync(fd, block, 0, block.length, position);
     fs.fdatasyncSync(fd);
@@ -219,15 +234,40 @@ function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
+/** In a child process: warm up, measure the configuration once, print the result as JSON. */
+async function child(name: string): Promise<void> {
+  const run = CONFIGS.find(([n]) => n === name)![1];
+  runSeconds = WARMUP_SECONDS;
+  await run();
+  runSeconds = SECONDS;
+  const result = await run();
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+  console.log(JSON.stringify(result));
+}
+
+function runInChild(name: string): Result {
+  const out = execFileSync(
+    process.execPath,
+    [fileURLToPath(import.meta.url), '--child', name, '--seconds', String(SECONDS), '--dir', ROOT],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  return JSON.parse(out.trim().split('\n').at(-1)!) as Result;
+}
+
 async function main(): Promise<void> {
+  if (CHILD) {
+    await child(CHILD);
+    return;
+  }
   console.log(
-    `ringwal bench: Node ${process.version}, ${os.cpus().length} cores, ${SECONDS} s per run, ${ROUNDS} rounds, dir ${ROOT}`,
+    `ringwal bench: Node ${process.version}, ${os.cpus().length} cores, ${SECONDS} s per run (each in a fresh process, after ${WARMUP_SECONDS} s of warm-up), ${ROUNDS} rounds, dir ${ROOT}`,
   );
   const all = new Map<string, Result[]>();
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [name, run] of CONFIGS) {
       if (ONLY && !name.includes(ONLY)) continue;
-      const result = await run();
+      void run;
+      const result = runInChild(name);
       if (!all.has(name)) all.set(name, []);
       all.get(name)!.push(result);
       process.stdout.write(
