@@ -30,7 +30,17 @@ export async function openWalWith(
     throw new WalError(ErrorCode.INVALID_OPTION, 'dir must be a non-empty string');
   }
   const absolute = path.resolve(dir);
-  await createDirectoryDurably(absolute);
+  try {
+    await createDirectoryDurably(absolute);
+  } catch (cause) {
+    const e = cause as NodeJS.ErrnoException;
+    throw new WalError(
+      ErrorCode.IO_ERROR,
+      `cannot create or open the log directory ${absolute}: ${e.message}`,
+      { errno: e.code, syscall: e.syscall, path: absolute },
+      { cause },
+    );
+  }
   const lock = DirectoryLock.acquire(absolute);
   try {
     return await Wal.start(absolute, filled, lock, internals);

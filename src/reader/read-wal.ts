@@ -17,7 +17,7 @@ import {
 } from '../recovery/policy.js';
 import type { SegmentFile } from '../segment/naming.js';
 import { readParallel } from './parallel-read.js';
-import { Breather, vanished } from './segment-list.js';
+import { Breather, checkDir, vanished } from './segment-list.js';
 import { type ScanResult, scanSegment } from './segment-scanner.js';
 import { SegmentWalk, segmentScanOf } from './segment-walk.js';
 
@@ -108,6 +108,7 @@ export async function* readWal(
   dir: string,
   options: ReadOptions = {},
 ): AsyncGenerator<WalEntry, void, undefined> {
+  checkDir(dir);
   const checked = checkReadOptions(options);
   if (checked.threads > 0) {
     yield* readParallel(dir, checked);

@@ -6,8 +6,29 @@ import { type SegmentFile, segmentsAmong } from '../segment/naming.js';
 /** How long a reader waits before reading a live segment again to confirm damage in it. */
 export const CONFIRM_DELAY_MS = 20;
 
+/** A reader's `dir` argument: a non-empty string, or WAL_INVALID_OPTION. */
+export function checkDir(dir: unknown): string {
+  if (typeof dir !== 'string' || dir === '') {
+    throw new WalError(ErrorCode.INVALID_OPTION, 'dir must be a non-empty string');
+  }
+  return dir;
+}
+
+/** The directory's segments, in LSN order. A directory that cannot be listed (missing, not a directory) is WAL_IO_ERROR. */
 export async function listSegmentsAsync(dir: string): Promise<SegmentFile[]> {
-  return segmentsAmong(dir, await fs.promises.readdir(dir));
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(dir);
+  } catch (cause) {
+    const e = cause as NodeJS.ErrnoException;
+    throw new WalError(
+      ErrorCode.IO_ERROR,
+      `cannot list the log directory ${dir}: ${e.message}`,
+      { errno: e.code, syscall: e.syscall, path: dir },
+      { cause },
+    );
+  }
+  return segmentsAmong(dir, names);
 }
 
 export async function isAllZeros(path: string): Promise<boolean> {

@@ -1,16 +1,8 @@
-/**
- * `recoverState`: the key-value state a log's `set` / `delete` entries describe, rebuilt in
- * parallel. A piscina pool reduces each segment to its last-writer-wins state (each task
- * reads its file itself); the main thread merges those in segment order, which equals a
- * sequential replay because every key's last write in a later segment wins.
- */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Piscina } from 'piscina';
 import { ErrorCode, fromWire, WalError, type WireError } from '../errors.js';
 import { MAX_ENTRY_BYTES } from '../options.js';
-import { CONFIRM_DELAY_MS, isAllZeros } from '../reader/segment-list.js';
-import { segmentsAmong } from '../segment/naming.js';
+import { CONFIRM_DELAY_MS, checkDir, isAllZeros, listSegmentsAsync } from '../reader/segment-list.js';
 import { workerUrl } from '../worker-path.js';
 import { MergedState } from './merged-state.js';
 import {
@@ -36,6 +28,7 @@ export async function recoverState(
   dir: string,
   options: RecoverStateOptions = {},
 ): Promise<Map<string, unknown>> {
+  checkDir(dir);
   const threads = options.threads ?? os.availableParallelism();
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
     throw new WalError(
@@ -48,7 +41,7 @@ export async function recoverState(
     checkCorruptionHandler(options.onCorruption, 'options.onCorruption'),
   );
   const skipCorrupt = policy.mode === 'skip-corrupt';
-  const segments = segmentsAmong(dir, await fs.promises.readdir(dir));
+  const segments = await listSegmentsAsync(dir);
   const state = new MergedState();
   if (segments.length === 0) return new Map();
   const pool = new Piscina({

@@ -119,6 +119,34 @@ describe('options', () => {
     expect(await codeOf(recoverState(dir, { threads: 0 }))).toBe(ErrorCode.INVALID_OPTION);
     expect((await readAll(dir)).map((e) => e.value)).toEqual(['kept']);
   });
+
+  it('rejects a dir that is not a string, is missing, or is a file, with typed errors', async () => {
+    dir = tempDir();
+    const first = (d: unknown, options: ReadOptions = {}) =>
+      readWal(d as string, options)
+        [Symbol.asyncIterator]()
+        .next();
+    expect(await codeOf(first(42))).toBe(ErrorCode.INVALID_OPTION);
+    expect(await codeOf(recoverState('' as string))).toBe(ErrorCode.INVALID_OPTION);
+    const missing = path.join(dir, 'no-such-log');
+    const file = path.join(dir, 'a-file');
+    fs.writeFileSync(file, 'not a log directory');
+    // openWal on a path that is a file cannot create the directory: typed, too.
+    expect(await openWal(file).catch((e: unknown) => e)).toMatchObject({
+      code: ErrorCode.IO_ERROR,
+      path: file,
+    });
+    for (const d of [missing, file]) {
+      for (const error of [
+        await first(d).catch((e: unknown) => e),
+        await first(d, { threads: 1 }).catch((e: unknown) => e),
+        await recoverState(d).catch((e: unknown) => e),
+      ]) {
+        expect(error).toBeInstanceOf(WalError);
+        expect(error).toMatchObject({ code: ErrorCode.IO_ERROR, path: d });
+      }
+    }
+  });
 });
 
 describe('entries', () => {
