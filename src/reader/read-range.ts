@@ -12,7 +12,7 @@
 import { ErrorCode, toWire, WalError, type WireError } from '../errors.js';
 import type { FileSystem } from '../fs.js';
 import { readInto } from './scan-file.js';
-import { type Damage, type ScanResult, scanSegment } from './segment-scanner.js';
+import { type Damage, type ScanSummary, scanSegment, summarize } from './segment-scanner.js';
 
 export interface RangeTask {
   path: string;
@@ -39,7 +39,7 @@ export interface RangeResult {
   /** Where the next task of the chain starts; null when this one reached the end of the walk. */
   more: { offset: number; lsn: number } | null;
   /** How the walk ended (when `more` is null): header, stop, damage, last LSN. */
-  scan: (Omit<ScanResult, 'header'> & { firstLsn: number | null }) | null;
+  scan: ScanSummary | null;
 }
 
 export type RangeAnswer = RangeResult | { error: WireError };
@@ -88,8 +88,7 @@ export function readRange(fsys: FileSystem, task: RangeTask): RangeAnswer {
     while (true) {
       const step = walk.next(reply);
       if (step.done) {
-        const { header, ...rest } = step.value;
-        scan = { ...rest, firstLsn: header?.firstLsn ?? null };
+        scan = summarize(step.value);
         break;
       }
       reply = undefined;

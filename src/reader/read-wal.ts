@@ -18,8 +18,8 @@ import {
 import type { SegmentFile } from '../segment/naming.js';
 import { readParallel } from './parallel-read.js';
 import { Breather, checkDir, vanished } from './segment-list.js';
-import { type ScanResult, scanSegment } from './segment-scanner.js';
-import { SegmentWalk, segmentScanOf } from './segment-walk.js';
+import { type ScanResult, scanSegment, summarize } from './segment-scanner.js';
+import { SegmentWalk } from './segment-walk.js';
 
 export interface ReadOptions {
   /** First LSN to deliver. Default 1. */
@@ -143,7 +143,7 @@ export async function* readWal(
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       throw vanished(segment.path);
     }
-    const then = await walk.finish(segment, segmentScanOf(result));
+    const then = await walk.finish(segment, summarize(result));
     if (then === 'stop') return;
     if (then === 'next') segment = await walk.next();
   }

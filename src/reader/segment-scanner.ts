@@ -104,6 +104,17 @@ export interface ScanResult {
   lastSyncMark: number;
 }
 
+/**
+ * A walk's result as it crosses a thread (replay and range tasks) or reaches the segment walk:
+ * the header reduced to the first LSN it names (null when it is invalid).
+ */
+export type ScanSummary = Omit<ScanResult, 'header'> & { firstLsn: number | null };
+
+export function summarize(result: ScanResult): ScanSummary {
+  const { header, ...rest } = result;
+  return { ...rest, firstLsn: header?.firstLsn ?? null };
+}
+
 export interface ScanOptions {
   /**
    * The reader's own cap on a record or reassembled entry, on top of the bounds the segment

@@ -14,10 +14,7 @@ import {
   listSegmentsAsync,
   vanished,
 } from './segment-list.js';
-import type { ScanResult } from './segment-scanner.js';
-
-/** How a segment's read ended, as both readers know it. */
-export type SegmentScan = Omit<ScanResult, 'header'> & { firstLsn: number | null };
+import type { ScanSummary } from './segment-scanner.js';
 
 export class SegmentWalk {
   private segments: SegmentFile[] = [];
@@ -69,7 +66,7 @@ export class SegmentWalk {
    * live tail sealed meanwhile, or damage in a live tail to confirm), 'next' for the next
    * segment, 'stop' when the read is over. Throws what the policy throws.
    */
-  async finish(segment: SegmentFile, scan: SegmentScan): Promise<'again' | 'next' | 'stop'> {
+  async finish(segment: SegmentFile, scan: ScanSummary): Promise<'again' | 'next' | 'stop'> {
     const wasLast = this.i === this.segments.length - 1;
     if (wasLast) {
       // Pick up segments created since the listing; retention may have removed older ones.
@@ -112,10 +109,4 @@ export class SegmentWalk {
     this.i++;
     return 'next';
   }
-}
-
-/** A sequential scan's result in the form both readers share. */
-export function segmentScanOf(result: ScanResult): SegmentScan {
-  const { header, ...rest } = result;
-  return { ...rest, firstLsn: header?.firstLsn ?? null };
 }

@@ -11,7 +11,7 @@
 import { decodeStored } from '../encoding.js';
 import type { FileSystem } from '../fs.js';
 import { scanSegmentFile } from '../reader/scan-file.js';
-import type { ScanResult } from '../reader/segment-scanner.js';
+import { type ScanSummary, summarize } from '../reader/segment-scanner.js';
 import { readEnvelope } from './kv-envelope.js';
 
 /** A replay pool task (workers/replay.ts): a path, never data; the worker reads the file itself. */
@@ -36,7 +36,7 @@ export interface SegmentState {
   /** keys.length + 1 offsets into `values`. */
   starts: Uint32Array;
   values: Uint8Array;
-  scan: Omit<ScanResult, 'header'> & { firstLsn: number | null };
+  scan: ScanSummary;
   /** Entries that were not set/delete operations (ignored). */
   ignored: number;
 }
@@ -126,13 +126,12 @@ export function reduceSegment(
   startArray[starts.length] = length;
   // Deletes carry no bytes: give each the start of the next entry so every range is well formed.
   for (let i = starts.length - 1; i >= 0; i--) if (kinds[i] === DELETED) startArray[i] = startArray[i + 1];
-  const { header, ...rest } = scan;
   return {
     keys,
     kinds: Uint8Array.from(kinds),
     starts: startArray,
     values: values.subarray(0, length),
-    scan: { ...rest, firstLsn: header?.firstLsn ?? null },
+    scan: summarize(scan),
     ignored,
   };
 }
