@@ -40,6 +40,10 @@ const SECONDS = numberArg('seconds', 2);
 const childAt = process.argv.indexOf('--child');
 /** Set in a child process: the one configuration it measures. */
 const CHILD = childAt > 0 ? process.argv[childAt + 1] : null;
+const optionsAt = process.argv.indexOf('--options');
+/** Options (JSON) added to every ringwal configuration, for trying settings: `--options '{"ringBytes":262144}'`. */
+const EXTRA_OPTIONS_JSON = optionsAt > 0 ? process.argv[optionsAt + 1] : '{}';
+const EXTRA_OPTIONS = JSON.parse(EXTRA_OPTIONS_JSON) as WalOptions;
 const dirAt = process.argv.indexOf('--dir');
 const ROOT = dirAt > 0 ? process.argv[dirAt + 1] : fs.mkdtempSync(path.join(os.tmpdir(), 'ringwal-bench-'));
 /** How long a child runs its configuration before measuring it (JIT warm-up). */
@@ -118,7 +122,7 @@ function freshDir(): string {
 }
 
 async function ringwal(inFlight: number, options: WalOptions = {}): Promise<Result> {
-  const wal = await openWal(freshDir(), options);
+  const wal = await openWal(freshDir(), { ...EXTRA_OPTIONS, ...options });
   const result = await closedLoop((i) => wal.append(standardEntry(i)), inFlight);
   await wal.close();
   return result;
@@ -126,7 +130,7 @@ async function ringwal(inFlight: number, options: WalOptions = {}): Promise<Resu
 
 /** The fast path: bursts of `burst` appendNoWait calls, one waitFor per burst. */
 async function ringwalFastPath(burst: number): Promise<Result> {
-  const wal = await openWal(freshDir());
+  const wal = await openWal(freshDir(), EXTRA_OPTIONS);
   let i = 0;
   const result = await closedLoop(async () => {
     let last = 0;
@@ -221,6 +225,7 @@ const CONFIGS: [string, () => Promise<Result> | Result][] = [
   ['ringwal append, 64 in flight', () => ringwal(64)],
   ['baseline group commit, 1024 in flight', () => baseline(1024)],
   ['ringwal append, 1024 in flight', () => ringwal(1024)],
+  ['ringwal append, 1024 in flight, no prealloc', () => ringwal(1024, { preallocate: false })],
   ['ringwal appendNoWait, bursts of 1024', () => ringwalFastPath(1024)],
   ['ringwal append, 1024, rotating every 1 MiB', () => ringwal(1024, { segmentBytes: 1024 * 1024 })],
 ];
@@ -248,7 +253,10 @@ async function child(name: string): Promise<void> {
 function runInChild(name: string): Result {
   const out = execFileSync(
     process.execPath,
-    [fileURLToPath(import.meta.url), '--child', name, '--seconds', String(SECONDS), '--dir', ROOT],
+    [
+      fileURLToPath(import.meta.url),
+      ...['--child', name, '--seconds', String(SECONDS), '--dir', ROOT, '--options', EXTRA_OPTIONS_JSON],
+    ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
   );
   return JSON.parse(out.trim().split('\n').at(-1)!) as Result;
@@ -301,6 +309,9 @@ async function main(): Promise<void> {
   );
   console.log(
     `  1 in flight: p50 with preallocation / without = ${ratio(get('ringwal append, 1 in flight').p50Us, get('ringwal append, 1 in flight, no prealloc').p50Us)}`,
+  );
+  console.log(
+    `  1024 in flight: with preallocation (adaptive) / without = ${ratio(ring1024, get('ringwal append, 1024 in flight, no prealloc').entriesPerSec)}`,
   );
   console.log(
     `  64 in flight: ringwal / baseline group commit = ${ratio(get('ringwal append, 64 in flight').entriesPerSec, get('baseline group commit, 64 in flight').entriesPerSec)}`,

@@ -279,6 +279,37 @@ describe('LogWriter', () => {
     expect((await readAll(dir)).map((e) => e.value)).toEqual(['a', 'b', 'c', 'd', 'e']);
   });
 
+  it('stops zero-filling while commits are large (the file grows instead), and resumes once they are small', async () => {
+    const { writer, fsys, append } = setup({ preallocate: true, segmentBytes: 8 * 1024 * 1024 });
+    const zeroFills = () =>
+      fsys.calls.filter((c) => c.op === 'writev' && (c.bytes ?? 0) >= 256 * 1024).length;
+    const big = { pad: 'x'.repeat(3000) };
+    for (let k = 0; k < 10; k++) append(big);
+    writer.step();
+    const atStart = zeroFills(); // the first step, zero-filled when the segment was opened
+    // Commits of ~30 KiB each: zeros would cost more than they save.
+    for (let batch = 1; batch < 40; batch++) {
+      for (let k = 0; k < 10; k++) append(big);
+      writer.step();
+      writer.step(0); // idle moments too: housekeeping must not zero-fill either
+    }
+    const afterBig = zeroFills();
+    const segment = fs.readdirSync(dir).find((f) => f.endsWith('.log'))!;
+    const size = fs.statSync(path.join(dir, segment)).size;
+    expect(size).toBeGreaterThan(1024 * 1024); // written well past the first zero-filled step
+    // Small commits again: once the average is under the threshold, zero-filling resumes.
+    for (let i = 0; i < 40; i++) {
+      append(i);
+      writer.step();
+    }
+    writer.step(0);
+    expect(zeroFills()).toBeGreaterThan(afterBig);
+    expect(fs.statSync(path.join(dir, segment)).size).toBeGreaterThan(size + 512 * 1024);
+    // The first small commits after the big ones grew the file; nothing is lost either way.
+    expect(await readAll(dir)).toHaveLength(440);
+    expect(afterBig).toBe(atStart);
+  });
+
   it('prepares the next segment ahead of need and rotates into it', async () => {
     const { writer, fsys, append } = setup({ preallocate: true, segmentBytes: 4096 });
     for (let i = 0; i < 30; i++) append({ i, pad: 'p'.repeat(40) }); // past half the segment
