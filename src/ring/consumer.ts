@@ -39,17 +39,17 @@ export class RingConsumer {
   constructor(sab: SharedArrayBuffer) {
     this.ring = ringViews(sab);
     this.mask = this.ring.capacity - 1;
-    this.readPos = Atomics.load(this.ring.control, READ_POS) >>> 0;
+    this.readPos = Atomics.load(this.ring.control, READ_POS);
   }
 
   /** The producer's published position (mod 2^32). */
   published(): number {
-    return Atomics.load(this.ring.control, WRITE_POS) >>> 0;
+    return Atomics.load(this.ring.control, WRITE_POS);
   }
 
   /** How far this consumer has collected (mod 2^32), as the Int32 the control word holds. */
   get position(): number {
-    return this.readPos | 0;
+    return this.readPos;
   }
 
   hasData(): boolean {
@@ -82,7 +82,7 @@ export class RingConsumer {
       }
       if (words[at >> 2] === PAD_MARKER) {
         if (spanBytes > 0) views.push(new Uint8Array(bytes.buffer, bytes.byteOffset + spanStart, spanBytes));
-        pos = (pos + capacity - at) >>> 0;
+        pos = (pos + capacity - at) | 0;
         spanStart = 0;
         spanBytes = 0;
         continue;
@@ -102,7 +102,7 @@ export class RingConsumer {
       }
       spanBytes += size;
       total += size;
-      pos = (pos + size) >>> 0;
+      pos = (pos + size) | 0;
     }
     if (spanBytes > 0) views.push(new Uint8Array(bytes.buffer, bytes.byteOffset + spanStart, spanBytes));
     this.readPos = pos;
@@ -116,6 +116,6 @@ export class RingConsumer {
 
   /** Gives the ring space up to `end` back to the producer (the bytes are written out). */
   release(end: number): void {
-    Atomics.store(this.ring.control, READ_POS, end | 0);
+    Atomics.store(this.ring.control, READ_POS, end);
   }
 }

@@ -19,7 +19,10 @@
  *
  * Positions (WRITE_POS, READ_POS) are byte counters that only grow, kept modulo 2^32 in an
  * Int32 slot; `pos & (capacity - 1)` is the offset in the data area. Capacity is at most
- * 2^30, so `(write - read) >>> 0` is always the number of bytes in flight. Records are
+ * 2^30, so `(write - read) >>> 0` is always the number of bytes in flight. Both sides hold
+ * positions as signed 32-bit values (`(pos + n) | 0`), which V8 keeps as small integers: as
+ * unsigned (`>>> 0`) they became doubles past 2 GiB written, and the hot path was
+ * deoptimised and ran slower from then on. Records are
  * 8-byte aligned and never straddle the end of the data area: where one would, the
  * producer writes PAD_MARKER in the first word and starts again at offset 0.
  *

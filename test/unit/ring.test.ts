@@ -487,6 +487,28 @@ describe('entries taken from a slice of a larger buffer (the encoder pool)', () 
     );
   });
 
+  it('copies from views of one buffer at different offsets, alternating (the producer caches per view)', () => {
+    const buffer = new ArrayBuffer(16 * 1024);
+    new Uint8Array(buffer).fill(0xee);
+    // Views starting at every alignment, a view of a small buffer, and the whole buffer.
+    const views = [0, 1, 2, 3, 4, 6, 8, 100, 1027].map((offset) => new Uint8Array(buffer, offset, 4096));
+    views.push(pool(1024), new Uint8Array(buffer));
+    const ring = makeRing();
+    const assembler = new Assembler();
+    const lengthOf = (lsn: number) => (lsn * 37) % 600;
+    for (let lsn = 1; lsn <= 120; lsn++) {
+      // Two entries in a row from the same view, then another view: hits and misses of the cache.
+      const view = views[Math.floor(lsn / 2) % views.length];
+      expect(putFrom(ring, view, (lsn * 11) % 64, lengthOf(lsn), lsn)).toBe(lengthOf(lsn));
+    }
+    assembler.pushAll(drain(ring).records);
+    expectEntries(
+      assembler.entries,
+      Array.from({ length: 120 }, (_, i) => i + 1),
+      lengthOf,
+    );
+  });
+
   it('types fragments by the entry start, not by offset 0, when a pooled entry resumes', () => {
     const ring = makeRing();
     const source = pool(4 * CAPACITY);
@@ -779,7 +801,7 @@ describe('positions near the 2^32 wrap of the counters', () => {
         const padding = ((batch.end - end) >>> 0) - batch.bytes;
         expect(padding).toBeGreaterThanOrEqual(0);
         expect(padding).toBeLessThan(CAPACITY / 4);
-        expect(batch.end).toBe(readPos(ring));
+        expect(batch.end >>> 0).toBe(readPos(ring));
         end = batch.end;
         from = put(ring, payload, lsn, from);
       }
