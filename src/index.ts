@@ -1,5 +1,6 @@
 /** ringwal's public API. */
 export { ErrorCode, WalError } from './errors.js';
+export type { WalMetrics } from './metrics.js';
 export { openWal } from './open.js';
 export type { RetentionOptions, SyncMode, WalOptions } from './options.js';
 export { type ReadOptions, readWal, type WalEntry } from './reader/read-wal.js';

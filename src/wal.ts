@@ -13,6 +13,7 @@ import { flushAtExit, stopFlushingAtExit } from './exit-flush.js';
 import { MAX_LSN, SEGMENT_HEADER_BYTES } from './format/constants.js';
 import { decodeSegmentHeader } from './format/segment-header.js';
 import type { DirectoryLock } from './lock.js';
+import { snapshot, type WalMetrics } from './metrics.js';
 import type { FilledOptions } from './options.js';
 import { type ReadOptions, readWal, type WalEntry } from './reader/read-wal.js';
 import type { CorruptionReport, RecoveryMode } from './recovery/policy.js';
@@ -91,6 +92,10 @@ export class Wal {
   private readonly ackSlot: number;
 
   private nextLsn: number;
+  /** The last LSN recovered at open: appends since open are `nextLsn - 1 - openedAtLsn`. */
+  private readonly openedAtLsn: number;
+  private appendedBytes = 0;
+  private backpressureRejections = 0;
   private ackedSeen: number;
   private durableSeen: number;
   private readonly acks = new PendingAcks();
@@ -138,6 +143,7 @@ export class Wal {
     this.workerExited = workerExited;
     this.ackSlot = options.sync === 'always' ? DURABLE_LSN : WRITTEN_LSN;
     this.nextLsn = ready.lastLsn + 1;
+    this.openedAtLsn = ready.lastLsn;
     this.ackedSeen = ready.lastLsn;
     this.durableSeen = ready.lastLsn;
     this.syncRequested = Atomics.load(this.ring.control, SYNC_REQUEST);
@@ -215,6 +221,27 @@ export class Wal {
   /** Highest LSN written to the OS: it survives a crash of this process. */
   get writtenLsn(): number {
     return Number(Atomics.load(this.ring.lsns, WRITTEN_LSN));
+  }
+
+  /**
+   * What the log has done since it was opened: appends, group commits, fdatasync count and
+   * latency histogram, rotations, retention, ring and overflow occupancy. Cheap enough to poll
+   * (it reads counters; no call reaches the writer thread), and available after close.
+   */
+  metrics(): WalMetrics {
+    return snapshot(this.ring.metrics, {
+      appends: this.nextLsn - 1 - this.openedAtLsn,
+      appendedBytes: this.appendedBytes,
+      backpressureRejections: this.backpressureRejections,
+      pendingAcks: this.acks.size,
+      ringBytesInUse: this.producer.inFlightBytes,
+      ringCapacity: this.ring.capacity,
+      overflowEntries: this.overflow.length - this.overflowHead,
+      overflowBytes: this.overflowBytes,
+      lastLsn: this.lastLsn,
+      writtenLsn: this.writtenLsn,
+      durableLsn: this.durableLsn,
+    });
   }
 
   /** The sticky error, once the log has failed; it is what every call now rejects with. */
@@ -471,6 +498,7 @@ export class Wal {
     if (from < end) {
       // An entry the ring took part of must be queued whatever the bound: its LSN is in the ring.
       if (from === start && this.overflowBytes + length > this.options.maxPendingBytes) {
+        this.backpressureRejections++;
         throw new WalError(
           ErrorCode.BACKPRESSURE,
           `more than maxPendingBytes (${this.options.maxPendingBytes}) wait for the writer; await earlier appends`,
@@ -482,6 +510,7 @@ export class Wal {
       this.overflowBytes += rest.length;
     }
     this.nextLsn = lsn + 1;
+    this.appendedBytes += length;
     this.schedulePublish();
     return lsn;
   }

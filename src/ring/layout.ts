@@ -12,6 +12,7 @@
  *         │ i32 ERROR_STATE │ i32 ERROR_BYTES │ i32 ROTATE_DONE │ i32 CHECKPOINT_DONE     │
  *         │ i64 WRITTEN_LSN │ i64 DURABLE_LSN │ i64 CHECKPOINT_LSN │ i64 ACTIVE_SEGMENT_BYTES│
  *  byte 128├──────────────── error area: UTF-8 JSON of the sticky error (WRITER) ─────────┤
+ *  byte 512├──────────────── metrics: f64 counters (WRITER), src/metrics.ts ──────────────┤
  * byte 1024├──────────────── data: `capacity` bytes, a power of two ─────────────────────┤
  *         │ rec │ rec │ rec │ ...free... │ rec │ PAD → wraps to 0                         │
  *         └─────────────────────────────────────────────────────────────────────────────┘
@@ -32,7 +33,9 @@ import { RECORD_HEADER_BYTES } from '../format/constants.js';
 
 export const CONTROL_BYTES = 1024;
 export const ERROR_AREA_OFFSET = 128;
-export const ERROR_AREA_BYTES = CONTROL_BYTES - ERROR_AREA_OFFSET;
+export const METRICS_OFFSET = 512;
+export const ERROR_AREA_BYTES = METRICS_OFFSET - ERROR_AREA_OFFSET;
+export const METRICS_BYTES = CONTROL_BYTES - METRICS_OFFSET;
 
 // Int32 indices, written by MAIN.
 /** Bytes published to the writer (mod 2^32). The writer sleeps on this word. */
@@ -96,6 +99,7 @@ export interface RingViews {
   readonly control: Int32Array;
   readonly lsns: BigInt64Array;
   readonly errorArea: Uint8Array;
+  readonly metrics: Float64Array;
   readonly capacity: number;
   readonly bytes: Uint8Array;
   readonly words: Int32Array;
@@ -116,6 +120,7 @@ export function ringViews(sab: SharedArrayBuffer): RingViews {
     control: new Int32Array(sab, 0, CONTROL_BYTES / 4),
     lsns: new BigInt64Array(sab, 0, CONTROL_BYTES / 8),
     errorArea: new Uint8Array(sab, ERROR_AREA_OFFSET, ERROR_AREA_BYTES),
+    metrics: new Float64Array(sab, METRICS_OFFSET, METRICS_BYTES / 8),
     capacity,
     bytes: new Uint8Array(sab, CONTROL_BYTES, capacity),
     words: new Int32Array(sab, CONTROL_BYTES, capacity / 4),

@@ -16,6 +16,7 @@ import { ErrorCode, ioError, toWire, WalError } from '../errors.js';
 import { SEGMENT_HEADER_BYTES } from '../format/constants.js';
 import { encodeSegmentHeader } from '../format/segment-header.js';
 import { type FileSystem, syncDirectory, writeFileSynced, writeFully } from '../fs.js';
+import { WriterMetrics } from '../metrics.js';
 import type { FilledRetention, SyncMode } from '../options.js';
 import { readAt } from '../reader/scan-file.js';
 import { type OpenState, recoverOnOpen } from '../recovery/open-scan.js';
@@ -110,6 +111,7 @@ interface OpenSegment {
 export class LogWriter {
   private readonly ring: RingViews;
   private readonly consumer: RingConsumer;
+  private readonly metrics: WriterMetrics;
   private segment: OpenSegment | null = null;
   /** Last LSN written to the OS / fdatasync'd. */
   private writtenLsn = 0;
@@ -143,6 +145,7 @@ export class LogWriter {
   ) {
     this.ring = ringViews(sab);
     this.consumer = new RingConsumer(sab);
+    this.metrics = new WriterMetrics(this.ring.metrics);
     this.syncDone = Atomics.load(this.ring.control, SYNC_DONE);
     this.syncServing = this.syncDone;
     this.rotateServing = this.rotateDone = Atomics.load(this.ring.control, ROTATE_DONE);
@@ -337,6 +340,7 @@ export class LogWriter {
     try {
       this.phase = 'write';
       writeFully(this.fsys, fd, [ZEROS.subarray(0, bytes)], 0, bytes);
+      this.metrics.zeroFilled(bytes);
       this.phase = 'sync';
       this.fsys.fdatasyncSync(fd);
     } catch (e) {
@@ -364,6 +368,7 @@ export class LogWriter {
     this.phase = 'write';
     try {
       writeFully(this.fsys, seg.fd, [ZEROS.subarray(0, bytes)], seg.allocated, bytes);
+      this.metrics.zeroFilled(bytes);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
       this.preallocationOff = true;
@@ -396,6 +401,7 @@ export class LogWriter {
     this.phase = 'write';
     if (batch.bytes > 0) {
       writeFully(this.fsys, seg.fd, batch.views, seg.offset, batch.bytes);
+      this.metrics.wrote(batch.bytes);
       seg.offset += batch.bytes;
       this.bytesSinceSync += batch.bytes;
       if (seg.offset > seg.allocated) seg.allocated = seg.offset; // the write grew the file
@@ -457,14 +463,17 @@ export class LogWriter {
 
   private applyRetention(): void {
     this.phase = 'other';
-    this.segments.applyRetention(this.config.retention, this.checkpointLsn, this.now());
+    const removed = this.segments.applyRetention(this.config.retention, this.checkpointLsn, this.now());
+    if (removed.length > 0) this.metrics.removedSegments(removed.length);
   }
 
   /** fdatasync the open segment (if anything is unsynced), answer a served sync request, publish. */
   private syncAndPublish(): void {
     if (this.unsynced) {
       this.phase = 'sync';
+      const started = performance.now();
       this.fsys.fdatasyncSync(this.segment!.fd);
+      this.metrics.synced(performance.now() - started);
       this.unsynced = false;
       this.lastSyncBytes = this.bytesSinceSync;
       this.bytesPerSync += (this.bytesSinceSync - this.bytesPerSync) / 8;
@@ -492,6 +501,7 @@ export class LogWriter {
     if (this.unsynced) this.syncAndPublish();
     this.segment = this.createSegment(this.writtenLsn + 1);
     this.fsys.closeSync(old.fd);
+    this.metrics.rotated();
     this.applyRetention();
     this.publishLsns(); // the new segment's size
   }

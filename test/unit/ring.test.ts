@@ -8,15 +8,19 @@
 import { describe, expect, it } from 'vitest';
 import { RECORD_ALIGN, RECORD_HEADER_BYTES, RecordType, recordBytes } from '../../src/format/constants.js';
 import { parseRecord } from '../../src/format/record.js';
+import { METRIC_SLOTS } from '../../src/metrics.js';
 import { type Batch, RingConsumer } from '../../src/ring/consumer.js';
 import {
   COMMAND,
   CONTROL_BYTES,
   createRing,
   DURABLE_LSN,
+  ERROR_AREA_BYTES,
   ERROR_AREA_OFFSET,
   ERROR_BYTES,
   ERROR_STATE,
+  METRICS_BYTES,
+  METRICS_OFFSET,
   maxFragmentPayload,
   NOTIFY_SEQ,
   PAD_MARKER,
@@ -266,6 +270,14 @@ describe('ring layout', () => {
     }
     expect(ERROR_AREA_OFFSET % LINE).toBe(0);
     expect(CONTROL_BYTES % LINE).toBe(0);
+  });
+
+  it('fits the metrics after the error area, on lines of their own, before the data', () => {
+    expect(ERROR_AREA_OFFSET + ERROR_AREA_BYTES).toBe(METRICS_OFFSET);
+    expect(METRICS_OFFSET % LINE).toBe(0);
+    expect(METRICS_OFFSET + METRICS_BYTES).toBe(CONTROL_BYTES);
+    expect(METRIC_SLOTS * 8).toBeLessThanOrEqual(METRICS_BYTES);
+    expect(ERROR_AREA_BYTES).toBeGreaterThanOrEqual(256); // room for a code, errno, path and message
   });
 
   it('gives every control slot its own bytes', () => {
