@@ -11,7 +11,9 @@
  *
  *   npm run bench -- [--rounds N] [--seconds S]
  *
- * Each configuration runs `rounds` times, interleaved; the median round is reported. Every
+ * Each configuration runs `rounds` times, interleaved; the median round is reported, and each
+ * ratio both as the ratio of medians and as the median of the rounds' own ratios (the two
+ * runs of a ratio follow each other, seconds apart, so this pairing cancels drift). Every
  * run is a process of its own (after a short warm-up in that process): run one after another
  * in one process, configurations disturbed each other's JIT and GC state (ringwal at 1024 in
  * flight measured 345k/s after the others, 572k/s alone; see docs/BENCHMARKS.md).
@@ -214,20 +216,24 @@ function bareWriteSync(): Result {
   };
 }
 
+/**
+ * In run order. The runs compared by a ratio follow each other, so each round gives a ratio of
+ * two runs seconds apart: the machine's load drifts 2-4x over minutes.
+ */
 const CONFIGS: [string, () => Promise<Result> | Result][] = [
   ['ceiling: create + encode', ceiling],
-  ['ceiling in the closed loop, 1024', () => closedLoopCeiling(1024)],
-  ['bare 4 KiB write + fdatasync', bareWriteSync],
-  ['baseline group commit, 1 in flight', () => baseline(1)],
-  ['ringwal append, 1 in flight', () => ringwal(1)],
-  ['ringwal append, 1 in flight, no prealloc', () => ringwal(1, { preallocate: false })],
-  ['baseline group commit, 64 in flight', () => baseline(64)],
-  ['ringwal append, 64 in flight', () => ringwal(64)],
-  ['baseline group commit, 1024 in flight', () => baseline(1024)],
   ['ringwal append, 1024 in flight', () => ringwal(1024)],
+  ['baseline group commit, 1024 in flight', () => baseline(1024)],
+  ['ceiling in the closed loop, 1024', () => closedLoopCeiling(1024)],
   ['ringwal append, 1024 in flight, no prealloc', () => ringwal(1024, { preallocate: false })],
   ['ringwal appendNoWait, bursts of 1024', () => ringwalFastPath(1024)],
   ['ringwal append, 1024, rotating every 1 MiB', () => ringwal(1024, { segmentBytes: 1024 * 1024 })],
+  ['bare 4 KiB write + fdatasync', bareWriteSync],
+  ['ringwal append, 1 in flight', () => ringwal(1)],
+  ['ringwal append, 1 in flight, no prealloc', () => ringwal(1, { preallocate: false })],
+  ['baseline group commit, 1 in flight', () => baseline(1)],
+  ['baseline group commit, 64 in flight', () => baseline(64)],
+  ['ringwal append, 64 in flight', () => ringwal(64)],
 ];
 
 function median(results: Result[]): Result {
@@ -294,36 +300,81 @@ async function main(): Promise<void> {
     );
   }
   if (ONLY) return;
-  const get = (name: string) => med.get(name)!;
-  const ring1024 = get('ringwal append, 1024 in flight').entriesPerSec;
-  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+  type Field = 'entriesPerSec' | 'p50Us';
+  /**
+   * A ratio two ways: of the medians, and the median of each round's own ratio (with the
+   * range), which pairs runs seconds apart and so cancels most of the machine's drift.
+   */
+  const ratio = (label: string, a: string, b: string, field: Field, goal = ''): void => {
+    const of = (name: string) => med.get(name)![field];
+    const rounds = all
+      .get(a)!
+      .map((r, k) => r[field] / all.get(b)![k][field])
+      .sort((x, y) => x - y);
+    const x = (n: number) => `${n.toFixed(2)}x`;
+    console.log(
+      `  ${label} = ${x(of(a) / of(b))} of medians; per round ${x(rounds[Math.floor(rounds.length / 2)])} (${x(rounds[0])}-${x(rounds.at(-1)!)})${goal ? `  (goal ${goal})` : ''}`,
+    );
+  };
+  const r1024 = 'ringwal append, 1024 in flight';
   console.log('\nratios (same run)');
-  console.log(
-    `  1024 in flight: ringwal / baseline group commit = ${ratio(ring1024, get('baseline group commit, 1024 in flight').entriesPerSec)}  (goal >= 1.2x)`,
+  ratio(
+    '1024 in flight: ringwal / baseline group commit',
+    r1024,
+    'baseline group commit, 1024 in flight',
+    'entriesPerSec',
+    '>= 1.2x',
   );
-  console.log(
-    `  1024 in flight: ringwal / create+encode ceiling = ${ratio(ring1024, get('ceiling: create + encode').entriesPerSec)}  (goal >= 0.7x)`,
+  ratio(
+    '1024 in flight: ringwal / create+encode ceiling',
+    r1024,
+    'ceiling: create + encode',
+    'entriesPerSec',
+    '>= 0.7x',
   );
-  console.log(
-    `  1 in flight: ringwal p50 / bare 4 KiB write+fdatasync p50 = ${ratio(get('ringwal append, 1 in flight').p50Us, get('bare 4 KiB write + fdatasync').p50Us)}  (goal <= 1.5x)`,
+  ratio(
+    '1 in flight: ringwal p50 / bare 4 KiB write+fdatasync p50',
+    'ringwal append, 1 in flight',
+    'bare 4 KiB write + fdatasync',
+    'p50Us',
+    '<= 1.5x',
   );
-  console.log(
-    `  1 in flight: p50 with preallocation / without = ${ratio(get('ringwal append, 1 in flight').p50Us, get('ringwal append, 1 in flight, no prealloc').p50Us)}`,
+  ratio(
+    '1 in flight: p50 with preallocation / without',
+    'ringwal append, 1 in flight',
+    'ringwal append, 1 in flight, no prealloc',
+    'p50Us',
   );
-  console.log(
-    `  1024 in flight: with preallocation (adaptive) / without = ${ratio(ring1024, get('ringwal append, 1024 in flight, no prealloc').entriesPerSec)}`,
+  ratio(
+    '1024 in flight: with preallocation (adaptive) / without',
+    r1024,
+    'ringwal append, 1024 in flight, no prealloc',
+    'entriesPerSec',
   );
-  console.log(
-    `  64 in flight: ringwal / baseline group commit = ${ratio(get('ringwal append, 64 in flight').entriesPerSec, get('baseline group commit, 64 in flight').entriesPerSec)}`,
+  ratio(
+    '64 in flight: ringwal / baseline group commit',
+    'ringwal append, 64 in flight',
+    'baseline group commit, 64 in flight',
+    'entriesPerSec',
   );
-  console.log(
-    `  1024 in flight: ringwal / ceiling in the same closed loop (a resolved promise per entry) = ${ratio(ring1024, get('ceiling in the closed loop, 1024').entriesPerSec)}`,
+  ratio(
+    '1024 in flight: ringwal / ceiling in the same closed loop (a resolved promise per entry)',
+    r1024,
+    'ceiling in the closed loop, 1024',
+    'entriesPerSec',
   );
-  console.log(
-    `  1024 in flight: rotating every 1 MiB / no rotation (64 MiB segments) = ${ratio(get('ringwal append, 1024, rotating every 1 MiB').entriesPerSec, ring1024)}  (goal >= 0.95x)`,
+  ratio(
+    '1024 in flight: rotating every 1 MiB / no rotation (64 MiB segments)',
+    'ringwal append, 1024, rotating every 1 MiB',
+    r1024,
+    'entriesPerSec',
+    '>= 0.95x',
   );
-  console.log(
-    `  fast path (appendNoWait + waitFor) / ringwal append at 1024 = ${ratio(get('ringwal appendNoWait, bursts of 1024').entriesPerSec, ring1024)}`,
+  ratio(
+    'fast path (appendNoWait + waitFor) / ringwal append at 1024',
+    'ringwal appendNoWait, bursts of 1024',
+    r1024,
+    'entriesPerSec',
   );
   fs.rmSync(ROOT, { recursive: true, force: true });
 }

@@ -316,10 +316,8 @@ export class LogWriter {
       this.applyRetention();
       return true;
     }
-    return (
-      (this.preallocationPays() && this.preallocateStep(this.segment!.offset + PREALLOC_STEP)) ||
-      this.prepareNextSegment()
-    );
+    if (!this.preallocationPays()) return false; // the next segment's draft is zero-filled too
+    return this.preallocateStep(this.segment!.offset + PREALLOC_STEP) || this.prepareNextSegment();
   }
 
   /** The next segment's file, zero-filled and synced ahead of need; its header comes at rotation. */

@@ -280,7 +280,8 @@ describe('LogWriter', () => {
   });
 
   it('stops zero-filling while commits are large (the file grows instead), and resumes once they are small', async () => {
-    const { writer, fsys, append } = setup({ preallocate: true, segmentBytes: 8 * 1024 * 1024 });
+    const { writer, fsys, append } = setup({ preallocate: true, segmentBytes: 2 * 1024 * 1024 });
+    const draft = path.join(dir, 'wal-next.tmp');
     const zeroFills = () =>
       fsys.calls.filter((c) => c.op === 'writev' && (c.bytes ?? 0) >= 256 * 1024).length;
     const big = { pad: 'x'.repeat(3000) };
@@ -294,6 +295,8 @@ describe('LogWriter', () => {
       writer.step(0); // idle moments too: housekeeping must not zero-fill either
     }
     const afterBig = zeroFills();
+    // Past half the segment, but the next segment's draft (zero-filled too) is not prepared.
+    expect(fs.existsSync(draft)).toBe(false);
     const segment = fs.readdirSync(dir).find((f) => f.endsWith('.log'))!;
     const size = fs.statSync(path.join(dir, segment)).size;
     expect(size).toBeGreaterThan(1024 * 1024); // written well past the first zero-filled step
@@ -302,8 +305,9 @@ describe('LogWriter', () => {
       append(i);
       writer.step();
     }
-    writer.step(0);
+    for (let i = 0; i < 4; i++) writer.step(0); // idle: the open segment's step, then the draft
     expect(zeroFills()).toBeGreaterThan(afterBig);
+    expect(fs.existsSync(draft)).toBe(true);
     expect(fs.statSync(path.join(dir, segment)).size).toBeGreaterThan(size + 512 * 1024);
     // The first small commits after the big ones grew the file; nothing is lost either way.
     expect(await readAll(dir)).toHaveLength(440);
