@@ -81,6 +81,28 @@ export function toWire(error: WalError): WireError {
   return wire;
 }
 
+/**
+ * The error as UTF-8 JSON of at most `maxBytes` (the ring's error area), for the main thread
+ * to read back with `fromWire`. Too long, the message is shortened first, then the path
+ * (keeping its end, the part that names the file); code, errno and syscall always survive.
+ */
+export function encodeWire(error: WalError, maxBytes: number): Uint8Array {
+  const wire = toWire(error);
+  const encoder = new TextEncoder();
+  let json = encoder.encode(JSON.stringify(wire));
+  while (json.length > maxBytes) {
+    if (wire.message.length > 0) {
+      wire.message = wire.message.slice(0, wire.message.length >> 1);
+    } else if (wire.path !== undefined && wire.path.length > 0) {
+      wire.path = wire.path.slice(-(wire.path.length >> 1));
+    } else {
+      return encoder.encode(JSON.stringify({ code: wire.code, message: '' }));
+    }
+    json = encoder.encode(JSON.stringify(wire));
+  }
+  return json;
+}
+
 export function fromWire(wire: WireError): WalError {
   return new WalError(wire.code, wire.message, wire);
 }

@@ -12,7 +12,7 @@
  * driven by the wait's timeout: there are no timers.
  */
 
-import { ErrorCode, ioError, toWire, WalError } from '../errors.js';
+import { ErrorCode, encodeWire, ioError, WalError } from '../errors.js';
 import { SEGMENT_HEADER_BYTES } from '../format/constants.js';
 import { encodeSegmentHeader } from '../format/segment-header.js';
 import { type FileSystem, syncDirectory, writeFileSynced, writeFully } from '../fs.js';
@@ -660,13 +660,7 @@ export class LogWriter {
   private fail(error: WalError): void {
     if (error.code === ErrorCode.FSYNC_FAILED) this.noteSyncFailure();
     this.failed = error;
-    const wire = toWire(error);
-    let json = new TextEncoder().encode(JSON.stringify(wire));
-    while (json.length > ERROR_AREA_BYTES) {
-      wire.message = wire.message.slice(0, wire.message.length >> 1);
-      wire.path = wire.path?.slice(-200);
-      json = new TextEncoder().encode(JSON.stringify(wire));
-    }
+    const json = encodeWire(error, ERROR_AREA_BYTES);
     this.ring.errorArea.set(json);
     Atomics.store(this.ring.control, ERROR_BYTES, json.length);
     Atomics.store(this.ring.control, ERROR_STATE, ERROR_SET);
