@@ -23,9 +23,10 @@
  * 2^30, so `(write - read) >>> 0` is always the number of bytes in flight. Both sides hold
  * positions as signed 32-bit values (`(pos + n) | 0`), which V8 keeps as small integers: as
  * unsigned (`>>> 0`) they became doubles past 2 GiB written, and the hot path was
- * deoptimised and ran slower from then on. Records are
- * 8-byte aligned and never straddle the end of the data area: where one would, the
- * producer writes PAD_MARKER in the first word and starts again at offset 0.
+ * deoptimised and ran slower from then on.
+ *
+ * Records are 8-byte aligned and never straddle the end of the data area: where one would,
+ * the producer writes PAD_MARKER in the first word and starts again at offset 0.
  *
  * The two lines are 64 bytes apart so each side's stores stay on its own cache line.
  */
