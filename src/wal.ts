@@ -52,7 +52,6 @@ interface Overflow {
   bytes: Uint8Array;
   from: number;
   lsn: number;
-  ts: number;
   /** Whether `bytes` starts at the entry's beginning (false: the ring took its first fragments). */
   first: boolean;
 }
@@ -491,10 +490,9 @@ export class Wal {
     }
     const lsn = this.nextLsn;
     if (lsn > MAX_LSN) throw new WalError(ErrorCode.IO_ERROR, 'the log has used every LSN');
-    const ts = Date.now();
     let from = start;
     if (this.overflowHead === this.overflow.length)
-      from = this.producer.write(encoded, start, end, start, lsn, ts);
+      from = this.producer.write(encoded, start, end, start, lsn);
     if (from < end) {
       // An entry the ring took part of must be queued whatever the bound: its LSN is in the ring.
       if (from === start && this.overflowBytes + length > this.options.maxPendingBytes) {
@@ -506,7 +504,7 @@ export class Wal {
       }
       // The encoding lives in msgpackr's reused buffer: keep a copy of what the ring did not take.
       const rest = Uint8Array.prototype.slice.call(encoded, from, end);
-      this.overflow.push({ bytes: rest, from: 0, lsn, ts, first: from === start });
+      this.overflow.push({ bytes: rest, from: 0, lsn, first: from === start });
       this.overflowBytes += rest.length;
     }
     this.nextLsn = lsn + 1;
@@ -642,14 +640,7 @@ export class Wal {
     while (head < queue.length) {
       const entry = queue[head];
       const start = entry.first ? 0 : -1; // -1: never equal to `from`, so no FULL/FIRST type
-      const from = this.producer.write(
-        entry.bytes,
-        start,
-        entry.bytes.length,
-        entry.from,
-        entry.lsn,
-        entry.ts,
-      );
+      const from = this.producer.write(entry.bytes, start, entry.bytes.length, entry.from, entry.lsn);
       if (from > entry.from) moved = true;
       this.overflowBytes -= from - entry.from;
       entry.from = from;

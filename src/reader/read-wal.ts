@@ -52,7 +52,7 @@ export interface ReadOptions {
 
 export interface WalEntry {
   lsn: number;
-  /** The entry's append time, ms since the Unix epoch. */
+  /** When the writer took the entry for its group commit (after the append, before its ack), ms since the Unix epoch. */
   ts: number;
   value: unknown;
 }

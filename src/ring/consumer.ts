@@ -6,6 +6,7 @@ import {
   REC_OFF_FLAGS,
   REC_OFF_LENGTH,
   REC_OFF_LSN_HI,
+  REC_OFF_TS,
   RECORD_HEADER_BYTES,
   RecordFlag,
   RecordType,
@@ -35,6 +36,8 @@ export class RingConsumer {
   /** Next byte to look at (mod 2^32). */
   private readPos: number;
   private inEntry = false;
+  /** The timestamp of the entry being collected in fragments: its first fragment's. */
+  private entryTs = 0;
 
   constructor(sab: SharedArrayBuffer) {
     this.ring = ringViews(sab);
@@ -58,12 +61,16 @@ export class RingConsumer {
 
   /**
    * Collects the records published so far, up to about `maxBytes` (a record is never
-   * split; at least one is taken), and writes each record's CRC into the ring. With
-   * `syncedBefore`, the first record is marked RecordFlag.SYNCED_BEFORE (everything the
-   * segment held before it is durable).
+   * split; at least one is taken), and writes each record's timestamp and CRC into the ring.
+   * Entries that begin in this batch are stamped `ts`; the rest of an entry's fragments keep
+   * the stamp of its first. With `syncedBefore`, the first record is marked
+   * RecordFlag.SYNCED_BEFORE (everything the segment held before it is durable).
+   *
+   * The writer stamps entries, not `append()`: a clock read costs ~40-80 ns, about 5% of the
+   * main thread's whole budget per entry, and here it is one read per batch.
    */
-  collect(maxBytes: number, syncedBefore = false): Batch {
-    const { bytes, words } = this.ring;
+  collect(maxBytes: number, ts: number, syncedBefore = false): Batch {
+    const { bytes, words, doubles } = this.ring;
     const capacity = this.ring.capacity;
     const limit = this.published();
     const views: Uint8Array[] = [];
@@ -93,6 +100,8 @@ export class RingConsumer {
       const type = (hiAndType >>> 16) & 0xff;
       const size = recordBytes(length);
       if (syncedBefore && total === 0) bytes[at + REC_OFF_FLAGS] = RecordFlag.SYNCED_BEFORE;
+      if (type === RecordType.FULL || type === RecordType.FIRST) this.entryTs = ts;
+      doubles[(at + REC_OFF_TS) >> 3] = this.entryTs;
       words[w] = crc32c(bytes, at + 4, at + RECORD_HEADER_BYTES + length) | 0;
       if (type === RecordType.FULL || type === RecordType.LAST) {
         lastLsn = (words[w + 2] >>> 0) + (hiAndType & 0xffff) * TWO_POW_32;

@@ -47,16 +47,17 @@ export class RingProducer {
   /**
    * Writes as much of the entry `source[start, end)` as fits now, from `from` on, as one FULL
    * record or a run of fragments, and returns how far it got (`end` when done). Nothing is
-   * visible to the writer until `publish()`.
+   * visible to the writer until `publish()`. The writer stamps each entry's timestamp as it
+   * collects it (RingConsumer.collect).
    */
-  write(source: Uint8Array, start: number, end: number, from: number, lsn: number, ts: number): number {
+  write(source: Uint8Array, start: number, end: number, from: number, lsn: number): number {
     const max = this.maxFragment;
     if (from === start && end - start <= max) {
       // The common case, kept short: a whole entry as one FULL record.
       const size = recordBytes(end - start);
       const at = this.reserve(size);
       if (at < 0) return from;
-      this.putRecord(at, size, source, from, end - start, lsn, ts, RecordType.FULL);
+      this.putRecord(at, size, source, from, end - start, lsn, RecordType.FULL);
       return end;
     }
     while (true) {
@@ -73,7 +74,7 @@ export class RingProducer {
       const size = recordBytes(length);
       const at = this.reserve(size);
       if (at < 0) return from;
-      this.putRecord(at, size, source, from, length, lsn, ts, type);
+      this.putRecord(at, size, source, from, length, lsn, type);
       from += length;
       if (last) return from;
     }
@@ -125,7 +126,6 @@ export class RingProducer {
     from: number,
     length: number,
     lsn: number,
-    ts: number,
     type: number,
   ): void {
     const words = this.words;
@@ -138,7 +138,6 @@ export class RingProducer {
     words[w + 1] = length;
     words[w + 2] = lsnLow | 0;
     words[w + 3] = ((lsn - lsnLow) / TWO_POW_32) | (type << 16);
-    doubles[(at + 16) >> 3] = ts;
     this.copy(source, from, length, at + RECORD_HEADER_BYTES);
     this.writePos = (this.writePos + size) | 0;
   }

@@ -395,7 +395,7 @@ export class LogWriter {
 
   private writeBatch(): void {
     const seg = this.segment!;
-    const batch = this.consumer.collect(this.config.maxBatchBytes, !this.unsynced);
+    const batch = this.consumer.collect(this.config.maxBatchBytes, this.now(), !this.unsynced);
     this.phase = 'write';
     if (batch.bytes > 0) {
       writeFully(this.fsys, seg.fd, batch.views, seg.offset, batch.bytes);

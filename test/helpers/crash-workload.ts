@@ -125,7 +125,7 @@ export class InProcessLog {
     for (const value of values) {
       const e = encode(value);
       const lsn = this.nextLsn++;
-      const end = this.producer.write(e, e.start, e.end, e.start, lsn, 1_000_000 + lsn);
+      const end = this.producer.write(e, e.start, e.end, e.start, lsn);
       if (end !== e.end) throw new Error('the test ring is full: step between appends');
       this.appended.set(lsn, value);
       lsns.push(lsn);

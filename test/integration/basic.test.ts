@@ -43,4 +43,29 @@ describe('append, close, reopen, read', () => {
     expect((await readAll(dir)).map((e) => e.value)).toEqual(['a', 'b', 'c']);
     expect((await readAll(dir, 2)).map((e) => e.lsn)).toEqual([2, 3]);
   });
+
+  it('stamps each entry between its append and its acknowledgement, in LSN order', async () => {
+    dir = tempDir();
+    // A small ring, so the big entry is written in fragments across several commits.
+    const wal = await openWal(dir, { ringBytes: 64 * 1024 });
+    const windows: Array<[number, number]> = [];
+    for (let round = 0; round < 20; round++) {
+      const before = Date.now();
+      const values: unknown[] = Array.from({ length: 50 }, (_, i) => ({ round, i }));
+      if (round === 10) values.push('x'.repeat(300_000));
+      await Promise.all(values.map((v) => wal.append(v)));
+      const after = Date.now();
+      for (let k = 0; k < values.length; k++) windows.push([before, after]);
+      await new Promise((resolve) => setTimeout(resolve, 3));
+    }
+    await wal.close();
+    const entries = await readAll(dir);
+    expect(entries).toHaveLength(windows.length);
+    for (let k = 0; k < entries.length; k++) {
+      const [before, after] = windows[k];
+      expect(entries[k].ts, `LSN ${entries[k].lsn}`).toBeGreaterThanOrEqual(before);
+      expect(entries[k].ts, `LSN ${entries[k].lsn}`).toBeLessThanOrEqual(after);
+      if (k > 0) expect(entries[k].ts).toBeGreaterThanOrEqual(entries[k - 1].ts);
+    }
+  });
 });

@@ -61,7 +61,7 @@ function setup(overrides: Partial<WriterConfig> = {}, now: () => number = Date.n
     for (const value of values) {
       const e = encode(value);
       lsn++;
-      expect(producer.write(e, e.start, e.end, e.start, lsn, 1000 + lsn)).toBe(e.end);
+      expect(producer.write(e, e.start, e.end, e.start, lsn)).toBe(e.end);
     }
     producer.publish();
   };

@@ -11,7 +11,6 @@ import { createRing, maxFragmentPayload, READ_POS, ringViews, WRITE_POS } from '
 import { RingProducer } from '../../src/ring/producer.js';
 import {
   entryLength,
-  entryTs,
   fillEntry,
   poolOffset,
   STATUS_CONSUMER_FAILED,
@@ -95,7 +94,7 @@ async function produce(sab: SharedArrayBuffer, status: Int32Array, count: number
     while (true) {
       // Read READ_POS before trying: a release after this makes the wait below return at once.
       const seen = Atomics.load(control, READ_POS);
-      from = producer.write(pool, start, end, from, lsn, entryTs(lsn));
+      from = producer.write(pool, start, end, from, lsn);
       if (producer.inFlightBytes > CAPACITY)
         return `producer claims ${producer.inFlightBytes} bytes in flight`;
       if (from === end) break;

@@ -76,8 +76,10 @@ function payloadFor(lsn: number, length: number): Uint8Array {
   return out;
 }
 
-function tsFor(lsn: number): number {
-  return 1_700_000_000_000 + lsn * 0.25;
+let stamps = 0;
+/** A new batch timestamp for `collect()`; increasing, and fractional to catch truncation. */
+function nextStamp(): number {
+  return 1_700_000_000_000 + ++stamps * 0.25;
 }
 
 /**
@@ -85,7 +87,7 @@ function tsFor(lsn: number): number {
  * (`payload.length` when done), the producer's contract.
  */
 function put(ring: Ring, payload: Uint8Array, lsn: number, from = 0): number {
-  return ring.producer.write(payload, 0, payload.length, from, lsn, tsFor(lsn));
+  return ring.producer.write(payload, 0, payload.length, from, lsn);
 }
 
 function readPos(ring: Ring): number {
@@ -155,13 +157,24 @@ function parseBatch(batch: Batch): Rec[] {
   return out;
 }
 
-/** Publishes, collects one batch, parses it and gives the space back. */
-function drain(ring: Ring, maxBytes = Number.POSITIVE_INFINITY): { batch: Batch; records: Rec[] } {
+/**
+ * Publishes, collects one batch stamped with a new timestamp, parses it and gives the space
+ * back. Every entry that begins in the batch carries the batch's stamp (the Assembler checks
+ * that an entry's later fragments carry its first's).
+ */
+function drain(
+  ring: Ring,
+  maxBytes = Number.POSITIVE_INFINITY,
+): { batch: Batch; records: Rec[]; ts: number } {
   ring.producer.publish();
-  const batch = ring.consumer.collect(maxBytes);
+  const ts = nextStamp();
+  const batch = ring.consumer.collect(maxBytes, ts);
   const records = parseBatch(batch);
+  for (const r of records) {
+    if (r.type === RecordType.FULL || r.type === RecordType.FIRST) expect(r.ts, `LSN ${r.lsn}`).toBe(ts);
+  }
   ring.consumer.release(batch.end);
-  return { batch, records };
+  return { batch, records, ts };
 }
 
 interface Entry {
@@ -217,11 +230,13 @@ class Assembler {
   }
 }
 
-/** Checks that the entries are exactly `lsns`, each with its own timestamp and content. */
+/** Checks that the entries are exactly `lsns`, with their content, stamped in LSN order. */
 function expectEntries(entries: Entry[], lsns: number[], lengthOf: (lsn: number) => number): void {
   expect(entries.map((e) => e.lsn)).toEqual(lsns);
+  for (let k = 1; k < entries.length; k++) {
+    expect(entries[k].ts, `LSN ${entries[k].lsn}`).toBeGreaterThanOrEqual(entries[k - 1].ts);
+  }
   for (const e of entries) {
-    expect(e.ts).toBe(tsFor(e.lsn));
     expect(firstDifference(e.payload, payloadFor(e.lsn, lengthOf(e.lsn))), `entry ${e.lsn}`).toBe(-1);
   }
 }
@@ -458,7 +473,7 @@ describe('entries taken from a slice of a larger buffer (the encoder pool)', () 
   /** Copies entry `lsn` into `source` at `start` and writes `source[start, start + length)`. */
   function putFrom(ring: Ring, source: Uint8Array, start: number, length: number, lsn: number): number {
     source.set(payloadFor(lsn, length), start);
-    return ring.producer.write(source, start, start + length, start, lsn, tsFor(lsn)) - start;
+    return ring.producer.write(source, start, start + length, start, lsn) - start;
   }
 
   // Around the 4-byte word and 512-byte copy thresholds, at every byte alignment in the pool.
@@ -529,12 +544,12 @@ describe('entries taken from a slice of a larger buffer (the encoder pool)', () 
     expect(put(ring, payloadFor(1, CAPACITY / 2), 1)).toBe(CAPACITY / 2); // leaves room for one fragment
     source.set(payloadFor(2, length), start);
 
-    let at = ring.producer.write(source, start, start + length, start, 2, tsFor(2));
+    let at = ring.producer.write(source, start, start + length, start, 2);
     expect(at).toBe(start + MAX_FRAGMENT);
     const records: Rec[] = [];
     while (at < start + length) {
       records.push(...drain(ring).records);
-      at = ring.producer.write(source, start, start + length, at, 2, tsFor(2));
+      at = ring.producer.write(source, start, start + length, at, 2);
     }
     records.push(...drain(ring).records);
     const assembler = new Assembler();
@@ -835,7 +850,7 @@ describe('positions near the 2^32 wrap of the counters', () => {
     const ring = makeRing(start);
     for (let lsn = 1; lsn <= 4; lsn++) put(ring, payloadFor(lsn, 40), lsn); // 64-byte records
     ring.producer.publish();
-    const batch = ring.consumer.collect(Number.POSITIVE_INFINITY);
+    const batch = ring.consumer.collect(Number.POSITIVE_INFINITY, nextStamp());
     expect(parseBatch(batch).map((r) => r.lsn)).toEqual([1, 2, 3, 4]);
     expect(batch.end).toBe(3 * 64);
     expect(ring.consumer.collectedUpTo(start)).toBe(true);
@@ -849,8 +864,8 @@ describe('positions near the 2^32 wrap of the counters', () => {
     const ring = makeRing();
     const lsn = 2 ** 40 + 2 ** 32 + 7;
     expect(put(ring, payloadFor(lsn, 50), lsn)).toBe(50);
-    const { batch, records } = drain(ring);
+    const { batch, records, ts } = drain(ring);
     expect(batch.lastLsn).toBe(lsn);
-    expect(records.map((r) => [r.lsn, r.ts])).toEqual([[lsn, tsFor(lsn)]]);
+    expect(records.map((r) => [r.lsn, r.ts])).toEqual([[lsn, ts]]);
   });
 });
