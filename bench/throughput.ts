@@ -5,7 +5,8 @@
  * Workload: the standard entry (bench/entry.ts), with 1, 64 and 1024 appends in flight;
  * each acknowledgement issues the next append. For each: entries/s, ack latency p50/p99,
  * main-thread CPU µs per entry (from /proc/self/task/<tid>/schedstat, the main thread
- * only) and event-loop delay p99/max. Baselines: (a) the ceiling, creating and encoding the
+ * only), the event loop's idle µs per entry (waiting, not working) and event-loop delay
+ * p99/max. Baselines: (a) the ceiling, creating and encoding the
  * same entries while writing nothing; (b) a minimal main-thread group commit
  * (bench/baseline.ts); (c) a bare 4 KiB write + fdatasync, for latency.
  *
@@ -64,6 +65,12 @@ interface Result {
   p50Us: number;
   p99Us: number;
   cpuUsPerEntry: number;
+  /**
+   * Time the event loop sat idle waiting (libuv's idle time, from eventLoopUtilization) per
+   * entry: the main thread waiting for the writer, not working. Unlike CPU time it does not
+   * grow when the hypervisor takes the CPU away.
+   */
+  idleUsPerEntry: number;
   eldP99Ms: number;
   eldMaxMs: number;
 }
@@ -80,6 +87,7 @@ async function closedLoop(append: (i: number) => Promise<unknown>, inFlight: num
   let acked = 0;
   let stopping = false;
   const cpu0 = mainThreadCpuUs();
+  const elu0 = performance.eventLoopUtilization();
   const t0 = performance.now();
   eld.enable();
   await new Promise<void>((resolve, reject) => {
@@ -102,6 +110,7 @@ async function closedLoop(append: (i: number) => Promise<unknown>, inFlight: num
     for (let k = 0; k < inFlight; k++) issue();
   });
   eld.disable();
+  const idleMs = performance.eventLoopUtilization(elu0).idle;
   const seconds = (performance.now() - t0) / 1000;
   const cpu = mainThreadCpuUs() - cpu0;
   const sorted = Float64Array.from(latencies).sort();
@@ -110,6 +119,7 @@ async function closedLoop(append: (i: number) => Promise<unknown>, inFlight: num
     p50Us: percentile(sorted, 0.5),
     p99Us: percentile(sorted, 0.99),
     cpuUsPerEntry: cpu / acked,
+    idleUsPerEntry: (idleMs * 1000) / acked,
     eldP99Ms: eld.percentile(99) / 1e6,
     eldMaxMs: eld.max / 1e6,
   };
@@ -145,6 +155,7 @@ async function ringwalFastPath(burst: number): Promise<Result> {
     ...result,
     entriesPerSec: result.entriesPerSec * burst,
     cpuUsPerEntry: result.cpuUsPerEntry / burst,
+    idleUsPerEntry: result.idleUsPerEntry / burst,
   };
 }
 
@@ -171,6 +182,7 @@ function ceiling(): Result {
     p50Us: 0,
     p99Us: 0,
     cpuUsPerEntry: (mainThreadCpuUs() - cpu0) / n,
+    idleUsPerEntry: 0,
     eldP99Ms: 0,
     eldMaxMs: 0,
   };
@@ -211,6 +223,7 @@ function bareWriteSync(): Result {
     p50Us: percentile(sorted, 0.5),
     p99Us: percentile(sorted, 0.99),
     cpuUsPerEntry: 0,
+    idleUsPerEntry: 0,
     eldP99Ms: 0,
     eldMaxMs: 0,
   };
@@ -292,11 +305,11 @@ async function main(): Promise<void> {
   const med = new Map([...all].map(([name, results]) => [name, median(results)]));
   console.log('\nmedian of rounds');
   console.log(
-    `${'configuration'.padEnd(40)} ${'entries/s'.padStart(10)} ${'p50 µs'.padStart(9)} ${'p99 µs'.padStart(9)} ${'CPU µs/e'.padStart(9)} ${'ELD p99'.padStart(8)} ${'ELD max'.padStart(8)}`,
+    `${'configuration'.padEnd(40)} ${'entries/s'.padStart(10)} ${'p50 µs'.padStart(9)} ${'p99 µs'.padStart(9)} ${'CPU µs/e'.padStart(9)} ${'idle µs/e'.padStart(9)} ${'ELD p99'.padStart(8)} ${'ELD max'.padStart(8)}`,
   );
   for (const [name, r] of med) {
     console.log(
-      `${name.padEnd(40)} ${fmt(r.entriesPerSec).padStart(10)} ${fmt(r.p50Us, 1).padStart(9)} ${fmt(r.p99Us, 1).padStart(9)} ${fmt(r.cpuUsPerEntry, 2).padStart(9)} ${fmt(r.eldP99Ms, 2).padStart(8)} ${fmt(r.eldMaxMs, 2).padStart(8)}`,
+      `${name.padEnd(40)} ${fmt(r.entriesPerSec).padStart(10)} ${fmt(r.p50Us, 1).padStart(9)} ${fmt(r.p99Us, 1).padStart(9)} ${fmt(r.cpuUsPerEntry, 2).padStart(9)} ${fmt(r.idleUsPerEntry, 3).padStart(9)} ${fmt(r.eldP99Ms, 2).padStart(8)} ${fmt(r.eldMaxMs, 2).padStart(8)}`,
     );
   }
   if (ONLY) return;

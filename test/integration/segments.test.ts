@@ -8,7 +8,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../../src/format/constants.js';
 import { parseRecord } from '../../src/format/record.js';
 import { decodeSegmentHeader } from '../../src/format/segment-header.js';
-import { ErrorCode, openWal, readWal, type Wal, type WalError, type WalOptions } from '../../src/index.js';
+import {
+  ErrorCode,
+  openWal,
+  readWal,
+  type Wal,
+  type WalEntry,
+  type WalError,
+  type WalOptions,
+} from '../../src/index.js';
 import { gapless, readAll } from '../helpers/read.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
@@ -185,7 +193,7 @@ describe('retention', () => {
     await fill(w, 3);
     const reader = readWal(dir)[Symbol.asyncIterator]();
     const first = await reader.next(); // the reader is now inside the oldest segment
-    expect(first.value.lsn).toBe((await w.segments())[0].firstLsn);
+    expect((first.value as WalEntry).lsn).toBe((await w.segments())[0].firstLsn);
     await fill(w, 3); // retention deletes everything the reader has not reached
     const seen = [first.value];
     let error: WalError | null = null;

@@ -16,6 +16,7 @@ import {
   STATUS_CONSUMER_FAILED,
   STATUS_PRODUCER_DONE,
   STATUS_WORDS,
+  // @ts-expect-error a plain .mjs fixture, shared with the consumer thread
 } from '../fixtures/ring-consumer-worker.mjs';
 
 const CAPACITY = 64 * 1024;

@@ -466,7 +466,7 @@ describe('wrap-around at every alignment', () => {
 
 describe('entries taken from a slice of a larger buffer (the encoder pool)', () => {
   /** A pool of `bytes` filled with non-zero garbage, so copying past an entry shows up as bad padding. */
-  function pool(bytes: number): Uint8Array {
+  function pool(bytes: number): Uint8Array<ArrayBuffer> {
     return new Uint8Array(bytes).fill(0xee);
   }
 
