@@ -520,9 +520,13 @@ export class Wal {
    * the writer drains the ring while the burst continues.
    */
   private schedulePublish(): void {
-    if (++this.unpublishedEntries >= PUBLISH_EVERY) {
+    const n = ++this.unpublishedEntries;
+    if (n >= PUBLISH_EVERY) {
       this.publishNow();
-    } else if (!this.publishQueued) {
+      return;
+    }
+    if ((n & (SETTLE_EVERY - 1)) === 0 && this.settleBudgetLeft()) this.settleAcked();
+    if (!this.publishQueued) {
       this.publishQueued = true;
       queueMicrotask(this.publishNow);
     }
@@ -710,6 +714,13 @@ export class Wal {
  * start on it while the burst goes on (256 measured best among 32-1024 at 1024 in flight).
  */
 const PUBLISH_EVERY = 256;
+/**
+ * Within a burst, the writer's progress is also checked every this many appends (a power of
+ * two): a batch acknowledged just after a publish would otherwise wait up to PUBLISH_EVERY
+ * appends (~370 µs here) before its callbacks could issue more work. At 1024 in flight that
+ * slack is what covers a slow fdatasync; main-thread idle measured ~1.5-2 points lower.
+ */
+const SETTLE_EVERY = 64;
 
 /** How long one run of microtasks may keep settling acks mid-burst (bounds event-loop delay). */
 const IN_BURST_SETTLE_MS = 2;
