@@ -66,7 +66,7 @@ export class RingConsumer {
    * the stamp of its first. With `syncedBefore`, the first record is marked
    * RecordFlag.SYNCED_BEFORE (everything the segment held before it is durable).
    *
-   * The writer stamps entries, not `append()`: a clock read costs ~40-80 ns, about 5% of the
+   * The writer stamps entries, not `append()`: a clock read costs ~50-80 ns here, 3-5% of the
    * main thread's whole budget per entry, and here it is one read per batch.
    */
   collect(maxBytes: number, ts: number, syncedBefore = false): Batch {
