@@ -50,20 +50,49 @@ export async function openWalWith(
   }
 }
 
-/** mkdir -p, then fsync each parent whose entries changed, so the directory survives a power cut. */
+/**
+ * mkdir -p, then fsync each parent whose entries changed, so the directory survives a power
+ * cut. One level at a time rather than `mkdir(dir, { recursive: true })`: Node's recursive
+ * mkdir never returns for some paths (under /proc, where mkdir fails with ENOENT below a
+ * parent that exists, it retries forever), and a bad path must be an error, not a hang.
+ */
 async function createDirectoryDurably(dir: string): Promise<void> {
-  const created = await fs.promises.mkdir(dir, { recursive: true });
-  if (created === undefined) return;
-  let child = dir;
-  while (child.length >= created.length) {
-    const parent = path.dirname(child);
-    const handle = await fs.promises.open(parent, 'r');
+  const missing: string[] = []; // deepest first
+  for (let at = dir; ; ) {
+    let stat: fs.Stats;
+    try {
+      stat = await fs.promises.stat(at);
+    } catch (cause) {
+      const parent = path.dirname(at);
+      if ((cause as NodeJS.ErrnoException).code !== 'ENOENT' || parent === at) throw cause;
+      missing.push(at);
+      at = parent;
+      continue;
+    }
+    if (!stat.isDirectory()) {
+      throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${at}'`), {
+        code: 'ENOTDIR',
+        syscall: 'mkdir',
+        path: at,
+      });
+    }
+    break;
+  }
+  for (let k = missing.length - 1; k >= 0; k--) {
+    try {
+      await fs.promises.mkdir(missing[k]);
+    } catch (cause) {
+      // Another process created it meanwhile: fine if it is a directory (the next mkdir or
+      // the lock will tell otherwise).
+      if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') throw cause;
+    }
+  }
+  for (const created of missing) {
+    const handle = await fs.promises.open(path.dirname(created), 'r');
     try {
       await handle.sync();
     } finally {
       await handle.close();
     }
-    if (parent === child) break;
-    child = parent;
   }
 }

@@ -131,11 +131,19 @@ describe('options', () => {
     const missing = path.join(dir, 'no-such-log');
     const file = path.join(dir, 'a-file');
     fs.writeFileSync(file, 'not a log directory');
-    // openWal on a path that is a file cannot create the directory: typed, too.
-    expect(await openWal(file).catch((e: unknown) => e)).toMatchObject({
-      code: ErrorCode.IO_ERROR,
-      path: file,
-    });
+    // openWal on a path that is a file, or below one, cannot create the directory: typed, too.
+    for (const d of [file, path.join(file, 'below')]) {
+      expect(await openWal(d).catch((e: unknown) => e)).toMatchObject({ code: ErrorCode.IO_ERROR, path: d });
+    }
+    // Where mkdir fails below a parent that exists (Node's recursive mkdir spins forever on
+    // this one): an error, not a hang.
+    if (fs.existsSync('/proc/self')) {
+      const proc = '/proc/no-such-process/wal';
+      expect(await openWal(proc).catch((e: unknown) => e)).toMatchObject({
+        code: ErrorCode.IO_ERROR,
+        path: proc,
+      });
+    }
     for (const d of [missing, file]) {
       for (const error of [
         await first(d).catch((e: unknown) => e),
