@@ -11,7 +11,14 @@
 import { Packr, RESET_BUFFER_MODE, REUSE_BUFFER_MODE, Unpackr } from 'msgpackr';
 import { ErrorCode, WalError } from './errors.js';
 
-const packr = new Packr({ useRecords: false });
+/**
+ * msgpackr writes a function as `undefined` unless told otherwise: the entry would then read
+ * back without it, silently. A function has no MessagePack form, so it fails the append.
+ */
+function refuseFunction(): never {
+  throw new Error('a function is not a value MessagePack can store');
+}
+const packr = new Packr({ useRecords: false, writeFunction: refuseFunction });
 const unpackr = new Unpackr({ useRecords: false });
 
 /**

@@ -153,7 +153,8 @@ const KNOWN = new Set<string>(Object.keys(DEFAULTS));
 
 function invalid(name: string, expected: string, got: unknown): WalError {
   const shown = typeof got === 'string' ? JSON.stringify(got) : String(got);
-  return new WalError(ErrorCode.INVALID_OPTION, `options.${name} must be ${expected}; got ${shown}`);
+  const what = name === '' ? 'options' : `options.${name}`;
+  return new WalError(ErrorCode.INVALID_OPTION, `${what} must be ${expected}; got ${shown}`);
 }
 
 function integerIn(options: WalOptions, name: keyof FilledOptions, min: number, max: number): number {

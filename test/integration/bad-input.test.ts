@@ -100,6 +100,10 @@ describe('options', () => {
   it('rejects a non-object options argument and an empty dir', async () => {
     dir = tempDir();
     expect(await codeOf(openWal(dir, 42 as unknown as WalOptions))).toBe(ErrorCode.INVALID_OPTION);
+    expect(await openWal(dir, null as unknown as WalOptions).catch((e: unknown) => e)).toMatchObject({
+      code: ErrorCode.INVALID_OPTION,
+      message: 'options must be an object; got null',
+    });
     expect(await codeOf(openWal(''))).toBe(ErrorCode.INVALID_OPTION);
   });
 
@@ -176,6 +180,9 @@ describe('entries', () => {
       expect(await codeOf(wal.append(circular))).toBe(ErrorCode.ENCODE_FAILED);
       expect(await codeOf(wal.append(2n ** 70n))).toBe(ErrorCode.ENCODE_FAILED);
       expect(await codeOf(wal.append({ s: Symbol('no') }))).toBe(ErrorCode.ENCODE_FAILED);
+      // msgpackr alone would store a function as undefined: the entry would lose it silently.
+      expect(await codeOf(wal.append(() => 1))).toBe(ErrorCode.ENCODE_FAILED);
+      expect(syncCodeOf(() => wal.appendNoWait({ id: 1, onDone: () => 1 }))).toBe(ErrorCode.ENCODE_FAILED);
       expect(await codeOf(wal.set(42 as unknown as string, 1))).toBe(ErrorCode.INVALID_OPTION);
     });
   });
