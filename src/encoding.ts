@@ -32,11 +32,24 @@ export interface Encoded extends Uint8Array {
 }
 const IN_PLACE = REUSE_BUFFER_MODE | RESET_BUFFER_MODE;
 
+/**
+ * msgpackr grows its buffer to fit the largest value it has encoded and keeps it: after one
+ * 200 MB entry (even one refused as too large) ~750 MB of ArrayBuffer stayed allocated for
+ * the life of the process. Past this size the buffer is handed back once the entry is copied.
+ */
+const KEEP_BUFFER_BYTES = 1024 * 1024;
+
+function freshBuffer(): void {
+  // A Buffer, as msgpackr allocates (it writes strings with Buffer#utf8Write).
+  packr.useBuffer(Buffer.allocUnsafeSlow(8192));
+}
+
 /** Encodes `value`; the result is only valid until the next encoding in this thread. */
 export function encode(value: unknown): Encoded {
   try {
     return packr.pack(value, IN_PLACE) as unknown as Encoded;
   } catch (cause) {
+    freshBuffer(); // the value may have grown it before failing
     const reason = cause instanceof Error ? cause.message : String(cause);
     throw new WalError(
       ErrorCode.ENCODE_FAILED,
@@ -45,6 +58,11 @@ export function encode(value: unknown): Encoded {
       { cause },
     );
   }
+}
+
+/** Call once `encoded` is copied: lets a buffer grown for a large entry go. */
+export function doneWith(encoded: Encoded): void {
+  if (encoded.length > KEEP_BUFFER_BYTES) freshBuffer();
 }
 
 export function decode(bytes: Uint8Array): unknown {

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { PendingAcks, type Resolve } from './durability.js';
-import { encode } from './encoding.js';
+import { doneWith, encode } from './encoding.js';
 import { ErrorCode, fromWire, WalError, type WireError } from './errors.js';
 import { flushAtExit, stopFlushingAtExit } from './exit-flush.js';
 import { MAX_LSN, SEGMENT_HEADER_BYTES } from './format/constants.js';
@@ -483,6 +483,7 @@ export class Wal {
     const { start, end } = encoded;
     const length = end - start;
     if (length > this.options.maxEntryBytes) {
+      doneWith(encoded);
       throw new WalError(
         ErrorCode.ENTRY_TOO_LARGE,
         `the entry encodes to ${length} bytes, over maxEntryBytes (${this.options.maxEntryBytes})`,
@@ -497,6 +498,7 @@ export class Wal {
       // An entry the ring took part of must be queued whatever the bound: its LSN is in the ring.
       if (from === start && this.overflowBytes + length > this.options.maxPendingBytes) {
         this.backpressureRejections++;
+        doneWith(encoded);
         throw new WalError(
           ErrorCode.BACKPRESSURE,
           `more than maxPendingBytes (${this.options.maxPendingBytes}) wait for the writer; await earlier appends`,
@@ -507,6 +509,7 @@ export class Wal {
       this.overflow.push({ bytes: rest, from: 0, lsn, first: from === start });
       this.overflowBytes += rest.length;
     }
+    doneWith(encoded);
     this.nextLsn = lsn + 1;
     this.appendedBytes += length;
     this.schedulePublish();
