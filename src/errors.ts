@@ -121,7 +121,9 @@ export function ioError(
   const e = cause as NodeJS.ErrnoException;
   const errno = typeof e?.code === 'string' ? e.code : undefined;
   const details: WalErrorDetails = { errno, syscall: e?.syscall, path: path ?? e?.path };
-  const what = e?.message ?? String(cause);
+  // Node names the file only for calls that take a path; say which one it was either way.
+  const message = e?.message ?? String(cause);
+  const what = details.path && !message.includes(details.path) ? `${message} (${details.path})` : message;
   if (errno === 'ENOSPC' || errno === 'EDQUOT') {
     return new WalError(ErrorCode.NO_SPACE, `no space left for the log: ${what}`, details, { cause });
   }

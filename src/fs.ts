@@ -22,15 +22,73 @@ export interface FileSystem {
   existsSync(path: string): boolean;
 }
 
+/**
+ * The path each open descriptor was opened with. Node's errors from calls on a descriptor
+ * (read, writev, fdatasync...) carry no path; the log's errors must say which file failed.
+ */
+const pathOfFd = new Map<number, string>();
+
+function withPath(error: unknown, fd: number): unknown {
+  const e = error as NodeJS.ErrnoException;
+  if (e !== null && typeof e === 'object' && e.path === undefined) {
+    const path = pathOfFd.get(fd);
+    if (path !== undefined) e.path = path;
+  }
+  return error;
+}
+
 export const nodeFs: FileSystem = {
-  openSync: (path, flags, mode) => fs.openSync(path, flags, mode),
-  closeSync: (fd) => fs.closeSync(fd),
-  writevSync: (fd, buffers, position) => fs.writevSync(fd, buffers, position),
-  readSync: (fd, buffer, offset, length, position) => fs.readSync(fd, buffer, offset, length, position),
-  fdatasyncSync: (fd) => fs.fdatasyncSync(fd),
-  fsyncSync: (fd) => fs.fsyncSync(fd),
-  ftruncateSync: (fd, length) => fs.ftruncateSync(fd, length),
-  fstatSize: (fd) => fs.fstatSync(fd).size,
+  openSync: (path, flags, mode) => {
+    const fd = fs.openSync(path, flags, mode);
+    pathOfFd.set(fd, path);
+    return fd;
+  },
+  closeSync: (fd) => {
+    pathOfFd.delete(fd);
+    fs.closeSync(fd);
+  },
+  writevSync: (fd, buffers, position) => {
+    try {
+      return fs.writevSync(fd, buffers, position);
+    } catch (e) {
+      throw withPath(e, fd);
+    }
+  },
+  readSync: (fd, buffer, offset, length, position) => {
+    try {
+      return fs.readSync(fd, buffer, offset, length, position);
+    } catch (e) {
+      throw withPath(e, fd);
+    }
+  },
+  fdatasyncSync: (fd) => {
+    try {
+      fs.fdatasyncSync(fd);
+    } catch (e) {
+      throw withPath(e, fd);
+    }
+  },
+  fsyncSync: (fd) => {
+    try {
+      fs.fsyncSync(fd);
+    } catch (e) {
+      throw withPath(e, fd);
+    }
+  },
+  ftruncateSync: (fd, length) => {
+    try {
+      fs.ftruncateSync(fd, length);
+    } catch (e) {
+      throw withPath(e, fd);
+    }
+  },
+  fstatSize: (fd) => {
+    try {
+      return fs.fstatSync(fd).size;
+    } catch (e) {
+      throw withPath(e, fd);
+    }
+  },
   renameSync: (from, to) => fs.renameSync(from, to),
   unlinkSync: (path) => fs.unlinkSync(path),
   readdirSync: (path) => fs.readdirSync(path),

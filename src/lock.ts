@@ -81,6 +81,16 @@ export class DirectoryLock {
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         }
+        if (!isRegularFile(path)) {
+          // Not a lock this code wrote: a stale-lock takeover would move it aside and fail on it.
+          throw new WalError(
+            ErrorCode.IO_ERROR,
+            `${path} is not a regular file; it cannot be the log's lock`,
+            {
+              path,
+            },
+          );
+        }
         const text = safeRead(path);
         const owner = readOwner(path);
         if (owner && isAlive(owner)) {
@@ -101,6 +111,15 @@ export class DirectoryLock {
   release(): void {
     const owner = readOwner(this.path);
     if (owner?.token === this.token) fs.rmSync(this.path, { force: true });
+  }
+}
+
+/** Whether `path` is a regular file; true when it has vanished meanwhile (the next link will tell). */
+function isRegularFile(path: string): boolean {
+  try {
+    return fs.lstatSync(path).isFile();
+  } catch {
+    return true;
   }
 }
 

@@ -41,7 +41,19 @@ export async function openWalWith(
       { cause },
     );
   }
-  const lock = DirectoryLock.acquire(absolute);
+  let lock: DirectoryLock;
+  try {
+    lock = DirectoryLock.acquire(absolute);
+  } catch (cause) {
+    if (cause instanceof WalError) throw cause;
+    const e = cause as NodeJS.ErrnoException;
+    throw new WalError(
+      ErrorCode.IO_ERROR,
+      `cannot take the lock of the log directory ${absolute}: ${e.message}`,
+      { errno: e.code, syscall: e.syscall, path: e.path ?? absolute },
+      { cause },
+    );
+  }
   try {
     return await Wal.start(absolute, filled, lock, internals);
   } catch (e) {

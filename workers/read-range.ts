@@ -7,6 +7,7 @@ import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { toWire, WalError } from '../src/errors.js';
 import { nodeFs } from '../src/fs.js';
 import { type RangeTask, readRange } from '../src/reader/read-range.js';
+import { segmentReadError } from '../src/reader/segment-list.js';
 
 export default function read(task: RangeTask): unknown {
   let answer: ReturnType<typeof readRange>;
@@ -14,8 +15,9 @@ export default function read(task: RangeTask): unknown {
     answer = readRange(nodeFs, task);
   } catch (e) {
     // A thrown error reaches the main thread as a plain Error without its code: send it as data.
-    if (e instanceof WalError) return { error: toWire(e) };
-    throw e;
+    const error = segmentReadError(task.path, e);
+    if (error instanceof WalError) return { error: toWire(error) };
+    throw error;
   }
   if ('error' in answer) return answer;
   const r = answer;

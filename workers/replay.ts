@@ -6,6 +6,7 @@
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { toWire, WalError } from '../src/errors.js';
 import { nodeFs } from '../src/fs.js';
+import { segmentReadError } from '../src/reader/segment-list.js';
 import { type ReplayTask, reduceSegment } from '../src/recovery/reduce-segment.js';
 
 export default function replay(task: ReplayTask): unknown {
@@ -14,8 +15,9 @@ export default function replay(task: ReplayTask): unknown {
     state = reduceSegment(nodeFs, task.path, task.maxEntryBytes, task.skipCorrupt);
   } catch (e) {
     // A thrown error reaches the main thread as a plain Error without its code: send it as data.
-    if (e instanceof WalError) return { error: toWire(e) };
-    throw e;
+    const error = segmentReadError(task.path, e);
+    if (error instanceof WalError) return { error: toWire(error) };
+    throw error;
   }
   return move({
     [transferableSymbol]: [state.values.buffer, state.starts.buffer, state.kinds.buffer],

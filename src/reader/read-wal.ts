@@ -17,7 +17,7 @@ import {
 } from '../recovery/policy.js';
 import type { SegmentFile } from '../segment/naming.js';
 import { readParallel } from './parallel-read.js';
-import { Breather, checkDir, vanished } from './segment-list.js';
+import { Breather, checkDir, segmentReadError } from './segment-list.js';
 import { type ScanResult, scanSegment, summarize } from './segment-scanner.js';
 import { SegmentWalk } from './segment-walk.js';
 
@@ -140,8 +140,7 @@ export async function* readWal(
         }
       }
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      throw vanished(segment.path);
+      throw segmentReadError(segment.path, e);
     }
     const then = await walk.finish(segment, summarize(result));
     if (then === 'stop') return;

@@ -50,6 +50,29 @@ export async function emptyLastSegment(
   return isAllZeros(segments[i].path);
 }
 
+/**
+ * What a reader reports when reading segment `path` threw: a WalError as it is; a file that
+ * vanished is WAL_SEGMENT_DELETED; any other error from the file system (EISDIR, EIO...) is
+ * WAL_IO_ERROR naming the file. Anything else (a bug) is returned as it is.
+ */
+export function segmentReadError(path: string, cause: unknown): unknown {
+  if (cause instanceof WalError) return cause;
+  const code = (cause as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT') return vanished(path);
+  return typeof code === 'string' ? readFailed(path, cause) : cause;
+}
+
+/** A segment that could not be read (not a file, an I/O error): WAL_IO_ERROR naming it. */
+export function readFailed(path: string, cause: unknown): WalError {
+  const e = cause as NodeJS.ErrnoException;
+  return new WalError(
+    ErrorCode.IO_ERROR,
+    `cannot read ${path}: ${e?.message ?? String(cause)}`,
+    { errno: e?.code, syscall: e?.syscall, path },
+    { cause },
+  );
+}
+
 export function vanished(path: string): WalError {
   return new WalError(
     ErrorCode.SEGMENT_DELETED,

@@ -289,6 +289,18 @@ describe('the directory lock', () => {
     expect(await readAll(dir)).toHaveLength(3);
     expect(fs.existsSync(path.join(dir, 'LOCK'))).toBe(false);
   });
+
+  it('refuses a LOCK that is not a file with WAL_IO_ERROR, and leaves it where it is', async () => {
+    dir = tempDir();
+    const lock = path.join(dir, 'LOCK');
+    fs.mkdirSync(lock);
+    expect(await openWal(dir).catch((e: unknown) => e)).toMatchObject({
+      code: ErrorCode.IO_ERROR,
+      path: lock,
+    });
+    expect(fs.statSync(lock).isDirectory()).toBe(true);
+    expect(fs.readdirSync(dir)).toEqual(['LOCK']);
+  });
 });
 
 describe('garbage in the directory', () => {
@@ -321,6 +333,36 @@ describe('garbage in the directory', () => {
     expect((error as WalError).offset).toBe(0);
     expect(fs.readFileSync(victim)).toEqual(bytes);
     // The failed open released the directory.
+    expect(fs.existsSync(path.join(dir, 'LOCK'))).toBe(false);
+  });
+
+  it('reports a segment name that is not a file with WAL_IO_ERROR naming it, from the writer and every reader', async () => {
+    dir = tempDir();
+    const wal = await openWal(dir, { segmentBytes: 4096 });
+    for (let i = 0; i < 200; i++) await wal.append({ i, pad: 'z'.repeat(50) });
+    await wal.close();
+    const segments = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.log'))
+      .sort();
+    const victim = path.join(dir, segments[1]);
+    fs.rmSync(victim);
+    fs.mkdirSync(victim);
+    const errors = [
+      await openWal(dir).catch((e: unknown) => e),
+      await readAll(dir).catch((e: unknown) => e),
+      await (async () => {
+        for await (const _ of readWal(dir, { threads: 1 })) {
+          // reads until the error
+        }
+      })().catch((e: unknown) => e),
+      await recoverState(dir).catch((e: unknown) => e),
+    ];
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(WalError);
+      expect(error).toMatchObject({ code: ErrorCode.IO_ERROR, path: victim });
+      expect((error as WalError).message).toContain(victim);
+    }
     expect(fs.existsSync(path.join(dir, 'LOCK'))).toBe(false);
   });
 });
