@@ -37,9 +37,37 @@ function withPath(error: unknown, fd: number): unknown {
   return error;
 }
 
+const { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_TRUNC, O_EXCL, O_NONBLOCK } = fs.constants;
+/**
+ * The open flags the log uses, non-blocking: a FIFO where a segment, a checkpoint or a draft
+ * should be would otherwise block open() forever, in a thread even process.exit() then waits
+ * for. (For regular files and directories O_NONBLOCK changes nothing.)
+ */
+const OPEN_FLAGS: Record<string, number> = {
+  r: O_RDONLY | O_NONBLOCK,
+  'r+': O_RDWR | O_NONBLOCK,
+  w: O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK,
+  wx: O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_NONBLOCK,
+};
+
+/** Opens `path` without blocking and refuses anything but a regular file or a directory. */
+export function openFileOrDirectory(path: string, flags: string, mode?: number): number {
+  const fd = fs.openSync(path, OPEN_FLAGS[flags] ?? flags, mode);
+  const stat = fs.fstatSync(fd);
+  if (!stat.isFile() && !stat.isDirectory()) {
+    fs.closeSync(fd);
+    throw Object.assign(new Error(`not a regular file: '${path}'`), {
+      code: 'EFTYPE',
+      syscall: 'open',
+      path,
+    });
+  }
+  return fd;
+}
+
 export const nodeFs: FileSystem = {
   openSync: (path, flags, mode) => {
-    const fd = fs.openSync(path, flags, mode);
+    const fd = openFileOrDirectory(path, flags, mode);
     pathOfFd.set(fd, path);
     return fd;
   },

@@ -16,6 +16,7 @@ import type { DirectoryLock } from './lock.js';
 import { snapshot, type WalMetrics } from './metrics.js';
 import type { FilledOptions } from './options.js';
 import { type ReadOptions, readWal, type WalEntry } from './reader/read-wal.js';
+import { openSegment, segmentReadError } from './reader/segment-list.js';
 import type { CorruptionReport, RecoveryMode } from './recovery/policy.js';
 import {
   ACTIVE_SEGMENT_BYTES,
@@ -360,10 +361,10 @@ export class Wal {
       const file = files[i];
       let handle: fs.promises.FileHandle;
       try {
-        handle = await fs.promises.open(file.path, 'r');
+        handle = await openSegment(file.path);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted by retention meanwhile
-        throw e;
+        throw segmentReadError(file.path, e);
       }
       try {
         const head = new Uint8Array(SEGMENT_HEADER_BYTES);

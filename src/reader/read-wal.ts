@@ -4,7 +4,7 @@
  * writing: the last segment is read up to its last complete, valid entry (the writer may be
  * in the middle of the next one), and segments created meanwhile are picked up.
  */
-import * as fs from 'node:fs';
+import type * as fs from 'node:fs';
 import { decodeStored } from '../encoding.js';
 import { ErrorCode, WalError } from '../errors.js';
 import { MAX_ENTRY_BYTES } from '../options.js';
@@ -17,7 +17,7 @@ import {
 } from '../recovery/policy.js';
 import type { SegmentFile } from '../segment/naming.js';
 import { readParallel } from './parallel-read.js';
-import { Breather, checkDir, segmentReadError } from './segment-list.js';
+import { Breather, checkDir, openSegment, segmentReadError } from './segment-list.js';
 import { type ScanResult, scanSegment, summarize } from './segment-scanner.js';
 import { SegmentWalk } from './segment-walk.js';
 
@@ -159,7 +159,7 @@ async function* scanFile(
   skipCorrupt: boolean,
   policy: ReaderPolicy,
 ): AsyncGenerator<WalEntry[], ScanResult, undefined> {
-  const handle = await fs.promises.open(segment.path, 'r');
+  const handle = await openSegment(segment.path);
   try {
     const walk = scanSegment((await handle.stat()).size, { maxEntryBytes, skipCorrupt });
     let batch: WalEntry[] = [];

@@ -31,9 +31,36 @@ export async function listSegmentsAsync(dir: string): Promise<SegmentFile[]> {
   return segmentsAmong(dir, names);
 }
 
+/**
+ * Opens a segment to read it: without blocking (a FIFO under a segment's name would block
+ * open() forever) and only if it is a regular file (an error with code EFTYPE otherwise).
+ */
+export async function openSegment(path: string): Promise<fs.promises.FileHandle> {
+  const handle = await fs.promises.open(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  let isFile = false;
+  try {
+    isFile = (await handle.stat()).isFile();
+  } finally {
+    if (!isFile) await handle.close();
+  }
+  if (!isFile) {
+    throw Object.assign(new Error(`not a regular file: '${path}'`), {
+      code: 'EFTYPE',
+      syscall: 'open',
+      path,
+    });
+  }
+  return handle;
+}
+
 export async function isAllZeros(path: string): Promise<boolean> {
-  const bytes = await fs.promises.readFile(path);
-  return bytes.every((b) => b === 0);
+  const handle = await openSegment(path);
+  try {
+    const bytes = await handle.readFile();
+    return bytes.every((b) => b === 0);
+  } finally {
+    await handle.close();
+  }
 }
 
 /**

@@ -3,6 +3,7 @@
  * each case appends first, provokes the error, then checks the earlier entries and that the
  * log still accepts appends.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -336,33 +337,38 @@ describe('garbage in the directory', () => {
     expect(fs.existsSync(path.join(dir, 'LOCK'))).toBe(false);
   });
 
-  it('reports a segment name that is not a file with WAL_IO_ERROR naming it, from the writer and every reader', async () => {
-    dir = tempDir();
-    const wal = await openWal(dir, { segmentBytes: 4096 });
-    for (let i = 0; i < 200; i++) await wal.append({ i, pad: 'z'.repeat(50) });
-    await wal.close();
-    const segments = fs
-      .readdirSync(dir)
-      .filter((f) => f.endsWith('.log'))
-      .sort();
-    const victim = path.join(dir, segments[1]);
-    fs.rmSync(victim);
-    fs.mkdirSync(victim);
-    const errors = [
-      await openWal(dir).catch((e: unknown) => e),
-      await readAll(dir).catch((e: unknown) => e),
-      await (async () => {
-        for await (const _ of readWal(dir, { threads: 1 })) {
-          // reads until the error
-        }
-      })().catch((e: unknown) => e),
-      await recoverState(dir).catch((e: unknown) => e),
-    ];
-    for (const error of errors) {
-      expect(error).toBeInstanceOf(WalError);
-      expect(error).toMatchObject({ code: ErrorCode.IO_ERROR, path: victim });
-      expect((error as WalError).message).toContain(victim);
-    }
-    expect(fs.existsSync(path.join(dir, 'LOCK'))).toBe(false);
-  });
+  // A FIFO would block open() forever (and process.exit() with it, waiting for the thread).
+  it.each(['a directory', 'a FIFO'])(
+    'reports a segment name that is %s with WAL_IO_ERROR naming it, from the writer and every reader',
+    async (kind) => {
+      dir = tempDir();
+      const wal = await openWal(dir, { segmentBytes: 4096 });
+      for (let i = 0; i < 200; i++) await wal.append({ i, pad: 'z'.repeat(50) });
+      await wal.close();
+      const segments = fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.log'))
+        .sort();
+      const victim = path.join(dir, segments[1]);
+      fs.rmSync(victim);
+      if (kind === 'a directory') fs.mkdirSync(victim);
+      else execFileSync('mkfifo', [victim]);
+      const errors = [
+        await openWal(dir).catch((e: unknown) => e),
+        await readAll(dir).catch((e: unknown) => e),
+        await (async () => {
+          for await (const _ of readWal(dir, { threads: 1 })) {
+            // reads until the error
+          }
+        })().catch((e: unknown) => e),
+        await recoverState(dir).catch((e: unknown) => e),
+      ];
+      for (const error of errors) {
+        expect(error).toBeInstanceOf(WalError);
+        expect(error).toMatchObject({ code: ErrorCode.IO_ERROR, path: victim });
+        expect((error as WalError).message).toContain(victim);
+      }
+      expect(fs.existsSync(path.join(dir, 'LOCK'))).toBe(false);
+    },
+  );
 });
