@@ -51,7 +51,7 @@ const OPEN_FLAGS: Record<string, number> = {
 };
 
 /** Opens `path` without blocking and refuses anything but a regular file or a directory. */
-export function openFileOrDirectory(path: string, flags: string, mode?: number): number {
+function openFileOrDirectory(path: string, flags: string, mode?: number): number {
   const fd = fs.openSync(path, OPEN_FLAGS[flags] ?? flags, mode);
   const stat = fs.fstatSync(fd);
   if (!stat.isFile() && !stat.isDirectory()) {
