@@ -62,6 +62,11 @@ export function segmentNames(dir: string): string[] {
     .sort();
 }
 
+/** The segment files of `dir` (full paths), in LSN order. */
+export function segmentPaths(dir: string): string[] {
+  return segmentNames(dir).map((name) => path.join(dir, name));
+}
+
 /** The first LSN a segment's name states. */
 export function firstLsnOf(name: string): number {
   const m = SEGMENT_NAME.exec(name);

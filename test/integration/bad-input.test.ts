@@ -19,6 +19,7 @@ import {
   type WalOptions,
 } from '../../src/index.js';
 import { exited, lines, startFixture } from '../helpers/child.js';
+import { segmentPaths } from '../helpers/log-bytes.js';
 import { readAll } from '../helpers/read.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
@@ -304,6 +305,14 @@ describe('the directory lock', () => {
   });
 });
 
+/** Writes a closed log of several 4 KiB segments in `dir`; returns their paths in order. */
+async function smallSegments(d: string): Promise<string[]> {
+  const wal = await openWal(d, { segmentBytes: 4096 });
+  for (let i = 0; i < 200; i++) await wal.append({ i, pad: 'z'.repeat(50) });
+  await wal.close();
+  return segmentPaths(d);
+}
+
 describe('garbage in the directory', () => {
   it('ignores files that are not segments', async () => {
     dir = tempDir();
@@ -315,15 +324,9 @@ describe('garbage in the directory', () => {
 
   it('reports a damaged sealed segment with WAL_CORRUPT naming the file and offset, changing nothing', async () => {
     dir = tempDir();
-    const wal = await openWal(dir, { segmentBytes: 4096 });
-    for (let i = 0; i < 200; i++) await wal.append({ i, pad: 'z'.repeat(50) });
-    await wal.close();
-    const segments = fs
-      .readdirSync(dir)
-      .filter((f) => f.endsWith('.log'))
-      .sort();
+    const segments = await smallSegments(dir);
     expect(segments.length).toBeGreaterThan(2);
-    const victim = path.join(dir, segments[0]);
+    const victim = segments[0];
     const bytes = fs.readFileSync(victim);
     bytes[0] ^= 0xff; // the header's magic
     fs.writeFileSync(victim, bytes);
@@ -342,14 +345,7 @@ describe('garbage in the directory', () => {
     'reports a segment name that is %s with WAL_IO_ERROR naming it, from the writer and every reader',
     async (kind) => {
       dir = tempDir();
-      const wal = await openWal(dir, { segmentBytes: 4096 });
-      for (let i = 0; i < 200; i++) await wal.append({ i, pad: 'z'.repeat(50) });
-      await wal.close();
-      const segments = fs
-        .readdirSync(dir)
-        .filter((f) => f.endsWith('.log'))
-        .sort();
-      const victim = path.join(dir, segments[1]);
+      const victim = (await smallSegments(dir))[1];
       fs.rmSync(victim);
       if (kind === 'a directory') fs.mkdirSync(victim);
       else execFileSync('mkfifo', [victim]);

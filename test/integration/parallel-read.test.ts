@@ -4,7 +4,6 @@
  * every recovery mode, whatever the range size (bufferBytes) and thread count.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type CorruptionReport,
@@ -14,6 +13,7 @@ import {
   readWal,
   type WalEntry,
 } from '../../src/index.js';
+import { segmentPaths } from '../helpers/log-bytes.js';
 import { gapless } from '../helpers/read.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
@@ -28,11 +28,7 @@ async function build(d: string, count: number): Promise<string[]> {
   // One entry larger than any range the small budgets below allow.
   await wal.append({ big: 'b'.repeat(200_000) });
   await wal.close();
-  return fs
-    .readdirSync(d)
-    .filter((f) => f.endsWith('.log'))
-    .sort()
-    .map((f) => path.join(d, f));
+  return segmentPaths(d);
 }
 
 interface Outcome {

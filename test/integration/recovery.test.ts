@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, openWal, readWal, type WalError } from '../../src/index.js';
+import { segmentPaths } from '../helpers/log-bytes.js';
 import { gapless, readAll } from '../helpers/read.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 
@@ -17,11 +18,7 @@ async function writeLog(d: string, count: number, options = {}): Promise<string[
   const wal = await openWal(d, options);
   for (let i = 1; i <= count; i++) await wal.append({ i, pad: 'r'.repeat(i % 40) });
   await wal.close();
-  return fs
-    .readdirSync(d)
-    .filter((f) => f.endsWith('.log'))
-    .sort()
-    .map((f) => path.join(d, f));
+  return segmentPaths(d);
 }
 
 describe('torn tail', () => {
