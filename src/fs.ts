@@ -50,17 +50,21 @@ const OPEN_FLAGS: Record<string, number> = {
   wx: O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_NONBLOCK,
 };
 
+/** Read-only and non-blocking, for the asynchronous readers' opens too. */
+export const READ_NONBLOCKING = OPEN_FLAGS.r;
+
+/** What opening something that is not a regular file (a FIFO, a socket, a device) throws. */
+export function notRegularFile(path: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`not a regular file: '${path}'`), { code: 'EFTYPE', syscall: 'open', path });
+}
+
 /** Opens `path` without blocking and refuses anything but a regular file or a directory. */
 function openFileOrDirectory(path: string, flags: string, mode?: number): number {
   const fd = fs.openSync(path, OPEN_FLAGS[flags] ?? flags, mode);
   const stat = fs.fstatSync(fd);
   if (!stat.isFile() && !stat.isDirectory()) {
     fs.closeSync(fd);
-    throw Object.assign(new Error(`not a regular file: '${path}'`), {
-      code: 'EFTYPE',
-      syscall: 'open',
-      path,
-    });
+    throw notRegularFile(path);
   }
   return fd;
 }

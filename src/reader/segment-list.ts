@@ -1,6 +1,7 @@
 /** What both readers (sequential and parallel) share about the directory they read. */
 import * as fs from 'node:fs';
 import { ErrorCode, WalError } from '../errors.js';
+import { notRegularFile, READ_NONBLOCKING } from '../fs.js';
 import { type SegmentFile, segmentsAmong } from '../segment/naming.js';
 
 /** How long a reader waits before reading a live segment again to confirm damage in it. */
@@ -36,20 +37,14 @@ export async function listSegmentsAsync(dir: string): Promise<SegmentFile[]> {
  * open() forever) and only if it is a regular file (an error with code EFTYPE otherwise).
  */
 export async function openSegment(path: string): Promise<fs.promises.FileHandle> {
-  const handle = await fs.promises.open(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const handle = await fs.promises.open(path, READ_NONBLOCKING);
   let isFile = false;
   try {
     isFile = (await handle.stat()).isFile();
   } finally {
     if (!isFile) await handle.close();
   }
-  if (!isFile) {
-    throw Object.assign(new Error(`not a regular file: '${path}'`), {
-      code: 'EFTYPE',
-      syscall: 'open',
-      path,
-    });
-  }
+  if (!isFile) throw notRegularFile(path);
   return handle;
 }
 

@@ -73,18 +73,10 @@ export async function recoverState(
     for (let i = 0; i < segments.length; i++) {
       const segment = segments[i];
       let result: SegmentState;
-      try {
-        result = unwrap(await results[i]!);
-        results[i] = undefined;
-        submit(i + window);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-          throw new WalError(ErrorCode.SEGMENT_DELETED, `${segment.path} was deleted while being replayed`, {
-            path: segment.path,
-          });
-        }
-        throw e;
-      }
+      // A segment deleted meanwhile comes back as WAL_SEGMENT_DELETED (workers/replay.ts).
+      result = unwrap(await results[i]!);
+      results[i] = undefined;
+      submit(i + window);
       let { scan } = result;
       const isLast = i === segments.length - 1;
       if (isLast && scan.stop !== 'bad-header' && judgeEnd(scan, true) === 'corrupt') {
