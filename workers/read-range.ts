@@ -10,17 +10,15 @@ import { type RangeTask, readRange } from '../src/reader/read-range.js';
 import { segmentReadError } from '../src/reader/segment-list.js';
 
 export default function read(task: RangeTask): unknown {
-  let answer: ReturnType<typeof readRange>;
+  let r: ReturnType<typeof readRange>;
   try {
-    answer = readRange(nodeFs, task);
+    r = readRange(nodeFs, task);
   } catch (e) {
     // A thrown error reaches the main thread as a plain Error without its code: send it as data.
     const error = segmentReadError(task.path, e);
     if (error instanceof WalError) return { error: toWire(error) };
     throw error;
   }
-  if ('error' in answer) return answer;
-  const r = answer;
   return move({
     [transferableSymbol]: [r.payloads.buffer, r.lsns.buffer, r.ts.buffer, r.offsets.buffer, r.ends.buffer],
     [valueSymbol]: r,

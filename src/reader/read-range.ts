@@ -9,7 +9,7 @@
  * one stopped (`more`): entry boundaries cannot be found from an arbitrary offset without
  * risking a false match inside a payload, so ranges are never guessed.
  */
-import { ErrorCode, toWire, WalError, type WireError } from '../errors.js';
+import type { WireError } from '../errors.js';
 import type { FileSystem } from '../fs.js';
 import { readInto } from './scan-file.js';
 import { type Damage, type ScanSummary, scanSegment, summarize } from './segment-scanner.js';
@@ -42,26 +42,12 @@ export interface RangeResult {
   scan: ScanSummary | null;
 }
 
+/** What a task sends back: its entries, or the WalError that stopped it (workers/read-range.ts). */
 export type RangeAnswer = RangeResult | { error: WireError };
 
-export function readRange(fsys: FileSystem, task: RangeTask): RangeAnswer {
-  let fd: number;
-  try {
-    fd = fsys.openSync(task.path, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    return {
-      error: toWire(
-        new WalError(
-          ErrorCode.SEGMENT_DELETED,
-          `${task.path} was deleted (by retention) before this reader got to it`,
-          {
-            path: task.path,
-          },
-        ),
-      ),
-    };
-  }
+export function readRange(fsys: FileSystem, task: RangeTask): RangeResult {
+  // A failed open (a vanished file, a directory) is classified by the worker shell.
+  const fd = fsys.openSync(task.path, 'r');
   const lsns: number[] = [];
   const ts: number[] = [];
   const offsets: number[] = [];

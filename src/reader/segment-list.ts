@@ -96,11 +96,30 @@ export function readFailed(path: string, cause: unknown): WalError {
 }
 
 export function vanished(path: string): WalError {
+  if (isSymlink(path)) {
+    return new WalError(
+      ErrorCode.IO_ERROR,
+      `cannot read ${path}: it is a symbolic link to a file that does not exist`,
+      {
+        errno: 'ENOENT',
+        path,
+      },
+    );
+  }
   return new WalError(
     ErrorCode.SEGMENT_DELETED,
     `${path} was deleted (by retention) before this reader got to it; read again from a later LSN`,
     { path },
   );
+}
+
+/** Whether `path` itself is a symbolic link: a name that is there although its file is not. */
+function isSymlink(path: string): boolean {
+  try {
+    return fs.lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -341,14 +341,15 @@ describe('garbage in the directory', () => {
   });
 
   // A FIFO would block open() forever (and process.exit() with it, waiting for the thread).
-  it.each(['a directory', 'a FIFO'])(
+  it.each(['a directory', 'a FIFO', 'a dangling symbolic link'])(
     'reports a segment name that is %s with WAL_IO_ERROR naming it, from the writer and every reader',
     async (kind) => {
       dir = tempDir();
       const victim = (await smallSegments(dir))[1];
       fs.rmSync(victim);
       if (kind === 'a directory') fs.mkdirSync(victim);
-      else execFileSync('mkfifo', [victim]);
+      else if (kind === 'a FIFO') execFileSync('mkfifo', [victim]);
+      else fs.symlinkSync(path.join(dir, 'nowhere'), victim);
       const errors = [
         await openWal(dir).catch((e: unknown) => e),
         await readAll(dir).catch((e: unknown) => e),
