@@ -17,9 +17,10 @@
  * runs of a ratio follow each other, seconds apart, so this pairing cancels drift). Every
  * run is a process of its own (after a short warm-up in that process): run one after another
  * in one process, configurations disturbed each other's JIT and GC state (ringwal at 1024 in
- * flight measured 345k/s after the others, 572k/s alone; see docs/BENCHMARKS.md). One
- * configuration is the exception on purpose: ringwal at 1024 in flight and the ceiling taking
- * 0.2 s turns in one process, because this host's speed swings ~2x within seconds.
+ * flight measured 345k/s after the others, 572k/s alone; see docs/BENCHMARKS.md). The
+ * exceptions are on purpose: two configurations pair runs that take 0.2 s turns in one process
+ * (ringwal and the ceiling; rotating and not), because this host's speed swings ~2x within
+ * seconds (takeTurns).
  */
 
 import { execFileSync } from 'node:child_process';
@@ -29,7 +30,7 @@ import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Packr } from 'msgpackr';
-import { openWal, type WalOptions } from '../src/index.js';
+import { openWal, type Wal, type WalOptions } from '../src/index.js';
 import { MainThreadGroupCommit } from './baseline.js';
 import { standardEntry } from './entry.js';
 
@@ -75,8 +76,8 @@ interface Result {
   idleUsPerEntry: number;
   eldP99Ms: number;
   eldMaxMs: number;
-  /** Set by the interleaved run: the ceiling's entries/s over its own slices. */
-  ceilingPerSec?: number;
+  /** Set by a turn-taking run (takeTurns): the other side's entries/s over its turns. */
+  otherPerSec?: number;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -205,58 +206,86 @@ async function closedLoopCeiling(inFlight: number): Promise<Result> {
   }, inFlight);
 }
 
-/** How long each slice of the interleaved run lasts. */
-const SLICE_SECONDS = 0.2;
+/** How long each turn of a turn-taking run lasts. */
+const TURN_SECONDS = 0.2;
+
+/** One side's results summed over its turns. */
+class TurnTotals {
+  entries = 0;
+  ms = 0;
+  cpuUs = 0;
+  idleUs = 0;
+  p50: number[] = [];
+  p99: number[] = [];
+  eldP99Ms = 0;
+  eldMaxMs = 0;
+
+  add(r: Result, ms: number): void {
+    const n = (r.entriesPerSec * ms) / 1000;
+    this.entries += n;
+    this.ms += ms;
+    this.cpuUs += r.cpuUsPerEntry * n;
+    this.idleUs += r.idleUsPerEntry * n;
+    this.p50.push(r.p50Us);
+    this.p99.push(r.p99Us);
+    this.eldP99Ms = Math.max(this.eldP99Ms, r.eldP99Ms);
+    this.eldMaxMs = Math.max(this.eldMaxMs, r.eldMaxMs);
+  }
+
+  result(): Result {
+    const mid = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
+    return {
+      entriesPerSec: this.entries / (this.ms / 1000),
+      p50Us: mid(this.p50),
+      p99Us: mid(this.p99),
+      cpuUsPerEntry: this.cpuUs / this.entries,
+      idleUsPerEntry: this.idleUs / this.entries,
+      eldP99Ms: this.eldP99Ms,
+      eldMaxMs: this.eldMaxMs,
+    };
+  }
+}
 
 /**
- * ringwal at 1024 in flight and the ceiling, taking turns in one process in slices of
- * SLICE_SECONDS, each for `runSeconds` in all. This host's single-thread speed swings about
- * 2x from one second to the next (docs/BENCHMARKS.md), so two runs seconds apart can each land
- * in a different regime; slices a fraction of a second apart share it. Each ringwal slice
- * includes filling and draining its 1024 appends in flight, which counts against it.
+ * Runs `a` and `b` in turns of TURN_SECONDS in this one process, each for `runSeconds` in all,
+ * and reports `a` with `b`'s rate as `otherPerSec`. This host's single-thread speed swings
+ * about 2x from one second to the next (docs/BENCHMARKS.md), so two runs seconds apart can
+ * each land in a different regime; turns a fraction of a second apart share it. A closed
+ * loop's turn includes filling and draining its appends in flight.
  */
-async function interleavedWithCeiling(): Promise<Result> {
-  const wal = await openWal(freshDir(), EXTRA_OPTIONS);
+async function takeTurns(
+  a: () => Promise<Result> | Result,
+  b: () => Promise<Result> | Result,
+): Promise<Result> {
   const total = runSeconds;
-  const slices = Math.max(1, Math.round(total / SLICE_SECONDS));
-  runSeconds = total / slices;
-  let i = 0;
-  const logged = { entries: 0, ms: 0, cpuUs: 0, idleUs: 0, p50: [] as number[], p99: [] as number[] };
-  const ceil = { entries: 0, ms: 0 };
-  let eldP99Ms = 0;
-  let eldMaxMs = 0;
-  for (let k = 0; k < slices; k++) {
-    let t0 = performance.now();
-    const r = await closedLoop(() => wal.append(standardEntry(i++)), 1024);
-    let ms = performance.now() - t0;
-    const n = Math.round((r.entriesPerSec * ms) / 1000);
-    logged.entries += n;
-    logged.ms += ms;
-    logged.cpuUs += r.cpuUsPerEntry * n;
-    logged.idleUs += r.idleUsPerEntry * n;
-    logged.p50.push(r.p50Us);
-    logged.p99.push(r.p99Us);
-    eldP99Ms = Math.max(eldP99Ms, r.eldP99Ms);
-    eldMaxMs = Math.max(eldMaxMs, r.eldMaxMs);
-    t0 = performance.now();
-    const c = ceiling();
-    ms = performance.now() - t0;
-    ceil.entries += (c.entriesPerSec * ms) / 1000;
-    ceil.ms += ms;
+  const turns = Math.max(1, Math.round(total / TURN_SECONDS));
+  runSeconds = total / turns;
+  const sides = [new TurnTotals(), new TurnTotals()];
+  for (let k = 0; k < turns; k++) {
+    for (const [side, run] of [a, b].entries()) {
+      const t0 = performance.now();
+      const r = await run();
+      sides[side].add(r, performance.now() - t0);
+    }
   }
   runSeconds = total;
-  await wal.close();
-  const mid = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
-  return {
-    entriesPerSec: logged.entries / (logged.ms / 1000),
-    p50Us: mid(logged.p50),
-    p99Us: mid(logged.p99),
-    cpuUsPerEntry: logged.cpuUs / logged.entries,
-    idleUsPerEntry: logged.idleUs / logged.entries,
-    eldP99Ms,
-    eldMaxMs,
-    ceilingPerSec: ceil.entries / (ceil.ms / 1000),
-  };
+  return { ...sides[0].result(), otherPerSec: sides[1].result().entriesPerSec };
+}
+
+/** Runs `body` with logs open in fresh directories, one per entry of `options`; closes them after. */
+async function withWals<T>(options: WalOptions[], body: (wals: Wal[]) => Promise<T>): Promise<T> {
+  const wals = await Promise.all(options.map((o) => openWal(freshDir(), { ...EXTRA_OPTIONS, ...o })));
+  try {
+    return await body(wals);
+  } finally {
+    await Promise.all(wals.map((w) => w.close()));
+  }
+}
+
+/** A closed loop of `wal.append` over the standard entry, numbering on from previous turns. */
+function appendTurn(wal: Wal, inFlight: number): () => Promise<Result> {
+  let i = 0;
+  return () => closedLoop(() => wal.append(standardEntry(i++)), inFlight);
 }
 
 /** A bare 4 KiB write + fdatasync, appending to a file: the floor for 1-in-flight latency. */
@@ -287,7 +316,8 @@ function bareWriteSync(): Result {
   };
 }
 
-const INTERLEAVED = 'ringwal 1024 / ceiling, 0.2 s turns';
+const CEILING_TURNS = 'ringwal 1024 / ceiling, 0.2 s turns';
+const ROTATION_TURNS = 'rotating 1 MiB / not, 1024, 0.2 s turns';
 
 /**
  * In run order. The runs compared by a ratio follow each other, so each round gives a ratio of
@@ -296,12 +326,19 @@ const INTERLEAVED = 'ringwal 1024 / ceiling, 0.2 s turns';
 const CONFIGS: [string, () => Promise<Result> | Result][] = [
   ['ceiling: create + encode', ceiling],
   ['ringwal append, 1024 in flight', () => ringwal(1024)],
-  [INTERLEAVED, interleavedWithCeiling],
+  [CEILING_TURNS, () => withWals([{}], ([wal]) => takeTurns(appendTurn(wal, 1024), ceiling))],
   ['baseline group commit, 1024 in flight', () => baseline(1024)],
   ['ceiling in the closed loop, 1024', () => closedLoopCeiling(1024)],
   ['ringwal append, 1024 in flight, no prealloc', () => ringwal(1024, { preallocate: false })],
   ['ringwal appendNoWait, bursts of 1024', () => ringwalFastPath(1024)],
   ['ringwal append, 1024, rotating every 1 MiB', () => ringwal(1024, { segmentBytes: 1024 * 1024 })],
+  [
+    ROTATION_TURNS,
+    () =>
+      withWals([{ segmentBytes: 1024 * 1024 }, {}], ([rotating, plain]) =>
+        takeTurns(appendTurn(rotating, 1024), appendTurn(plain, 1024)),
+      ),
+  ],
   ['bare 4 KiB write + fdatasync', bareWriteSync],
   ['ringwal append, 1 in flight', () => ringwal(1)],
   ['ringwal append, 1 in flight, no prealloc', () => ringwal(1, { preallocate: false })],
@@ -390,6 +427,18 @@ async function main(): Promise<void> {
       `  ${label} = ${x(of(a) / of(b))} of medians; per round ${x(rounds[Math.floor(rounds.length / 2)])} (${x(rounds[0])}-${x(rounds.at(-1)!)})${goal ? `  (goal ${goal})` : ''}`,
     );
   };
+  /** A turn-taking run's ratio of its two sides, per round (median and range). */
+  const turnsRatio = (label: string, name: string, goal: string): void => {
+    const rounds = all
+      .get(name)
+      ?.map((r) => r.entriesPerSec / r.otherPerSec!)
+      .sort((x, y) => x - y);
+    if (!rounds) return;
+    const x = (n: number) => `${n.toFixed(2)}x`;
+    console.log(
+      `  ${label} = per round ${x(rounds[Math.floor(rounds.length / 2)])} (${x(rounds[0])}-${x(rounds.at(-1)!)})  (goal ${goal})`,
+    );
+  };
   const r1024 = 'ringwal append, 1024 in flight';
   console.log('\nratios (same run)');
   ratio(
@@ -406,14 +455,11 @@ async function main(): Promise<void> {
     'entriesPerSec',
     '>= 0.7x',
   );
-  const turns = all.get(INTERLEAVED);
-  if (turns) {
-    const rounds = turns.map((r) => r.entriesPerSec / r.ceilingPerSec!).sort((x, y) => x - y);
-    const x = (n: number) => `${n.toFixed(2)}x`;
-    console.log(
-      `  1024 in flight: ringwal / create+encode ceiling, taking turns in one process = per round ${x(rounds[Math.floor(rounds.length / 2)])} (${x(rounds[0])}-${x(rounds.at(-1)!)})  (goal >= 0.7x)`,
-    );
-  }
+  turnsRatio(
+    '1024 in flight: ringwal / create+encode ceiling, taking turns in one process',
+    CEILING_TURNS,
+    '>= 0.7x',
+  );
   ratio(
     '1 in flight: ringwal p50 / bare 4 KiB write+fdatasync p50',
     'ringwal append, 1 in flight',
@@ -450,6 +496,11 @@ async function main(): Promise<void> {
     'ringwal append, 1024, rotating every 1 MiB',
     r1024,
     'entriesPerSec',
+    '>= 0.95x',
+  );
+  turnsRatio(
+    '1024 in flight: rotating every 1 MiB / no rotation, taking turns in one process',
+    ROTATION_TURNS,
     '>= 0.95x',
   );
   ratio(
