@@ -5,7 +5,7 @@
  */
 
 import { Packr } from 'msgpackr';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, openWal, type Wal, type WalError, type WalMetrics } from '../../src/index.js';
 import { readAll } from '../helpers/read.js';
 import { tempDirs } from '../helpers/tmp.js';
@@ -72,10 +72,12 @@ describe('wal.metrics()', () => {
         Array.from({ length: 100 }, (_, i) => wal.append({ burst, i, pad: 'x'.repeat(100) })),
       );
     }
+    // The writer acknowledges a batch before it rotates and applies retention, so for a
+    // moment after the last ack there can be a segment more than maxSegments.
+    await vi.waitFor(async () => expect((await wal.segments()).length).toBeLessThanOrEqual(3));
     const m = wal.metrics();
     const segments = (await wal.segments()).length;
     expect(m.rotations).toBeGreaterThan(5);
-    expect(segments).toBeLessThanOrEqual(3);
     // Every segment ever started is either still there or was removed.
     expect(m.segmentsRemoved).toBe(m.rotations + 1 - segments);
   });
