@@ -27,12 +27,12 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Packr } from 'msgpackr';
 import { openWal, type Wal, type WalOptions } from '../src/index.js';
 import { MainThreadGroupCommit } from './baseline.js';
 import { standardEntry } from './entry.js';
+import { closedLoop, type Measure, mainThreadCpuUs, percentile, type Result, takeTurns } from './measure.js';
 
 function numberArg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -57,79 +57,6 @@ const WARMUP_SECONDS = 0.3;
 /** How long the configuration being run runs (the warm-up, then SECONDS). */
 let runSeconds = SECONDS;
 
-/** CPU time of the main thread alone, in µs. */
-function mainThreadCpuUs(): number {
-  const stat = fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8');
-  return Number(stat.split(' ')[0]) / 1000;
-}
-
-interface Result {
-  entriesPerSec: number;
-  p50Us: number;
-  p99Us: number;
-  cpuUsPerEntry: number;
-  /**
-   * Time the event loop sat idle waiting (libuv's idle time, from eventLoopUtilization) per
-   * entry: the main thread waiting for the writer, not working. Unlike CPU time it does not
-   * grow when the hypervisor takes the CPU away.
-   */
-  idleUsPerEntry: number;
-  eldP99Ms: number;
-  eldMaxMs: number;
-  /** Set by a turn-taking run (takeTurns): the other side's entries/s over its turns. */
-  otherPerSec?: number;
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-}
-
-/** Runs `append` with `inFlight` outstanding for about `runSeconds`; each ack issues the next. */
-async function closedLoop(append: (i: number) => Promise<unknown>, inFlight: number): Promise<Result> {
-  const latencies: number[] = [];
-  const eld = monitorEventLoopDelay({ resolution: 1 });
-  let issued = 0;
-  let acked = 0;
-  let stopping = false;
-  const cpu0 = mainThreadCpuUs();
-  const elu0 = performance.eventLoopUtilization();
-  const t0 = performance.now();
-  eld.enable();
-  await new Promise<void>((resolve, reject) => {
-    // Latency is sampled on every 8th entry, so the clock reads do not weigh on the
-    // main-thread cost being measured (the same for every configuration).
-    const issue = (): void => {
-      const i = issued++;
-      const started = (i & 7) === 0 ? performance.now() : 0;
-      append(i).then(() => {
-        acked++;
-        if ((i & 7) === 0) {
-          const now = performance.now();
-          latencies.push((now - started) * 1000);
-          if (now - t0 >= runSeconds * 1000) stopping = true;
-        }
-        if (!stopping) issue();
-        else if (acked === issued) resolve();
-      }, reject);
-    };
-    for (let k = 0; k < inFlight; k++) issue();
-  });
-  eld.disable();
-  const idleMs = performance.eventLoopUtilization(elu0).idle;
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = mainThreadCpuUs() - cpu0;
-  const sorted = Float64Array.from(latencies).sort();
-  return {
-    entriesPerSec: acked / seconds,
-    p50Us: percentile(sorted, 0.5),
-    p99Us: percentile(sorted, 0.99),
-    cpuUsPerEntry: cpu / acked,
-    idleUsPerEntry: (idleMs * 1000) / acked,
-    eldP99Ms: eld.percentile(99) / 1e6,
-    eldMaxMs: eld.max / 1e6,
-  };
-}
-
 /** Directories made by this process's runs, removed once it has measured. */
 const made: string[] = [];
 function freshDir(): string {
@@ -140,7 +67,7 @@ function freshDir(): string {
 
 async function ringwal(inFlight: number, options: WalOptions = {}): Promise<Result> {
   const wal = await openWal(freshDir(), { ...EXTRA_OPTIONS, ...options });
-  const result = await closedLoop((i) => wal.append(standardEntry(i)), inFlight);
+  const result = await closedLoop((i) => wal.append(standardEntry(i)), inFlight, runSeconds);
   await wal.close();
   return result;
 }
@@ -149,11 +76,15 @@ async function ringwal(inFlight: number, options: WalOptions = {}): Promise<Resu
 async function ringwalFastPath(burst: number): Promise<Result> {
   const wal = await openWal(freshDir(), EXTRA_OPTIONS);
   let i = 0;
-  const result = await closedLoop(async () => {
-    let last = 0;
-    for (let k = 0; k < burst; k++) last = wal.appendNoWait(standardEntry(i++));
-    await wal.waitFor(last);
-  }, 2);
+  const result = await closedLoop(
+    async () => {
+      let last = 0;
+      for (let k = 0; k < burst; k++) last = wal.appendNoWait(standardEntry(i++));
+      await wal.waitFor(last);
+    },
+    2,
+    runSeconds,
+  );
   await wal.close();
   // closedLoop counted bursts; report per entry.
   return {
@@ -167,23 +98,22 @@ async function ringwalFastPath(burst: number): Promise<Result> {
 async function baseline(inFlight: number): Promise<Result> {
   const fd = fs.openSync(path.join(freshDir(), 'baseline.log'), 'w');
   const log = new MainThreadGroupCommit(fd);
-  const result = await closedLoop((i) => log.append(standardEntry(i)), inFlight);
+  const result = await closedLoop((i) => log.append(standardEntry(i)), inFlight, runSeconds);
   fs.closeSync(fd);
   return result;
 }
 
 /** Creating and encoding the entries, writing nothing: the most the main thread could do. */
-function ceiling(): Result {
+function ceiling(seconds = runSeconds): Result {
   const packr = new Packr({ useRecords: false });
   const cpu0 = mainThreadCpuUs();
   const t0 = performance.now();
   let n = 0;
-  while (performance.now() - t0 < runSeconds * 1000) {
+  while (performance.now() - t0 < seconds * 1000) {
     for (let k = 0; k < 1000; k++) packr.pack(standardEntry(n++));
   }
-  const seconds = (performance.now() - t0) / 1000;
   return {
-    entriesPerSec: n / seconds,
+    entriesPerSec: n / ((performance.now() - t0) / 1000),
     p50Us: 0,
     p99Us: 0,
     cpuUsPerEntry: (mainThreadCpuUs() - cpu0) / n,
@@ -200,76 +130,14 @@ function ceiling(): Result {
  */
 async function closedLoopCeiling(inFlight: number): Promise<Result> {
   const packr = new Packr({ useRecords: false });
-  return closedLoop((i) => {
-    packr.pack(standardEntry(i));
-    return Promise.resolve(i);
-  }, inFlight);
-}
-
-/** How long each turn of a turn-taking run lasts. */
-const TURN_SECONDS = 0.2;
-
-/** One side's results summed over its turns. */
-class TurnTotals {
-  entries = 0;
-  ms = 0;
-  cpuUs = 0;
-  idleUs = 0;
-  p50: number[] = [];
-  p99: number[] = [];
-  eldP99Ms = 0;
-  eldMaxMs = 0;
-
-  add(r: Result, ms: number): void {
-    const n = (r.entriesPerSec * ms) / 1000;
-    this.entries += n;
-    this.ms += ms;
-    this.cpuUs += r.cpuUsPerEntry * n;
-    this.idleUs += r.idleUsPerEntry * n;
-    this.p50.push(r.p50Us);
-    this.p99.push(r.p99Us);
-    this.eldP99Ms = Math.max(this.eldP99Ms, r.eldP99Ms);
-    this.eldMaxMs = Math.max(this.eldMaxMs, r.eldMaxMs);
-  }
-
-  result(): Result {
-    const mid = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
-    return {
-      entriesPerSec: this.entries / (this.ms / 1000),
-      p50Us: mid(this.p50),
-      p99Us: mid(this.p99),
-      cpuUsPerEntry: this.cpuUs / this.entries,
-      idleUsPerEntry: this.idleUs / this.entries,
-      eldP99Ms: this.eldP99Ms,
-      eldMaxMs: this.eldMaxMs,
-    };
-  }
-}
-
-/**
- * Runs `a` and `b` in turns of TURN_SECONDS in this one process, each for `runSeconds` in all,
- * and reports `a` with `b`'s rate as `otherPerSec`. This host's single-thread speed swings
- * about 2x from one second to the next (docs/BENCHMARKS.md), so two runs seconds apart can
- * each land in a different regime; turns a fraction of a second apart share it. A closed
- * loop's turn includes filling and draining its appends in flight.
- */
-async function takeTurns(
-  a: () => Promise<Result> | Result,
-  b: () => Promise<Result> | Result,
-): Promise<Result> {
-  const total = runSeconds;
-  const turns = Math.max(1, Math.round(total / TURN_SECONDS));
-  runSeconds = total / turns;
-  const sides = [new TurnTotals(), new TurnTotals()];
-  for (let k = 0; k < turns; k++) {
-    for (const [side, run] of [a, b].entries()) {
-      const t0 = performance.now();
-      const r = await run();
-      sides[side].add(r, performance.now() - t0);
-    }
-  }
-  runSeconds = total;
-  return { ...sides[0].result(), otherPerSec: sides[1].result().entriesPerSec };
+  return closedLoop(
+    (i) => {
+      packr.pack(standardEntry(i));
+      return Promise.resolve(i);
+    },
+    inFlight,
+    runSeconds,
+  );
 }
 
 /** Runs `body` with logs open in fresh directories, one per entry of `options`; closes them after. */
@@ -283,9 +151,9 @@ async function withWals<T>(options: WalOptions[], body: (wals: Wal[]) => Promise
 }
 
 /** A closed loop of `wal.append` over the standard entry, numbering on from previous turns. */
-function appendTurn(wal: Wal, inFlight: number): () => Promise<Result> {
+function appendTurn(wal: Wal, inFlight: number): Measure {
   let i = 0;
-  return () => closedLoop(() => wal.append(standardEntry(i++)), inFlight);
+  return (seconds) => closedLoop(() => wal.append(standardEntry(i++)), inFlight, seconds);
 }
 
 /** A bare 4 KiB write + fdatasync, appending to a file: the floor for 1-in-flight latency. */
@@ -326,7 +194,7 @@ const ROTATION_TURNS = 'rotating 1 MiB / not, 1024, 0.2 s turns';
 const CONFIGS: [string, () => Promise<Result> | Result][] = [
   ['ceiling: create + encode', ceiling],
   ['ringwal append, 1024 in flight', () => ringwal(1024)],
-  [CEILING_TURNS, () => withWals([{}], ([wal]) => takeTurns(appendTurn(wal, 1024), ceiling))],
+  [CEILING_TURNS, () => withWals([{}], ([wal]) => takeTurns(appendTurn(wal, 1024), ceiling, runSeconds))],
   ['baseline group commit, 1024 in flight', () => baseline(1024)],
   ['ceiling in the closed loop, 1024', () => closedLoopCeiling(1024)],
   ['ringwal append, 1024 in flight, no prealloc', () => ringwal(1024, { preallocate: false })],
@@ -336,7 +204,7 @@ const CONFIGS: [string, () => Promise<Result> | Result][] = [
     ROTATION_TURNS,
     () =>
       withWals([{ segmentBytes: 1024 * 1024 }, {}], ([rotating, plain]) =>
-        takeTurns(appendTurn(rotating, 1024), appendTurn(plain, 1024)),
+        takeTurns(appendTurn(rotating, 1024), appendTurn(plain, 1024), runSeconds),
       ),
   ],
   ['bare 4 KiB write + fdatasync', bareWriteSync],

@@ -1,0 +1,71 @@
+/**
+ * A quick, precise check while tuning the append path: ringwal at 1024 in flight taking 0.2 s
+ * turns in one process with the create+encode ceiling, or with another build of ringwal.
+ * Turns share the machine's regime, so the ratio holds to a few percent where separate runs
+ * drift 2x (docs/BENCHMARKS.md, "Session 5").
+ *
+ *   node dist/bench/turns.js [--runs N] [--seconds S]                   this build / the ceiling
+ *   node dist/bench/turns.js --against OTHER/dist [--runs N] [--seconds S]  this build / OTHER
+ *
+ * To compare a change, copy `dist/` somewhere inside this checkout before building the change
+ * (so `node_modules` resolves), then pass that copy as `--against`.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Packr } from 'msgpackr';
+import { openWal, type Wal } from '../src/index.js';
+import { standardEntry } from './entry.js';
+import { closedLoop, type Measure, type Result, takeTurns } from './measure.js';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+const RUNS = Number(arg('runs') ?? 5);
+const SECONDS = Number(arg('seconds') ?? 2);
+const AGAINST = arg('against');
+
+function ceiling(seconds: number): Result {
+  const packr = new Packr({ useRecords: false });
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < seconds * 1000) {
+    for (let k = 0; k < 1000; k++) packr.pack(standardEntry(n++));
+  }
+  const entriesPerSec = n / ((performance.now() - t0) / 1000);
+  return { entriesPerSec, p50Us: 0, p99Us: 0, cpuUsPerEntry: 0, idleUsPerEntry: 0, eldP99Ms: 0, eldMaxMs: 0 };
+}
+
+function appendTurn(wal: Pick<Wal, 'append'>): Measure {
+  let i = 0;
+  return (seconds) => closedLoop(() => wal.append(standardEntry(i++)), 1024, seconds);
+}
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ringwal-turns-'));
+const other = AGAINST
+  ? ((await import(path.resolve(AGAINST, 'src/index.js'))) as { openWal: typeof openWal })
+  : null;
+const wal = await openWal(path.join(root, 'this'));
+const otherWal = other ? await other.openWal(path.join(root, 'other')) : null;
+const mine = appendTurn(wal);
+const theirs: Measure = otherWal ? appendTurn(otherWal) : ceiling;
+const label = AGAINST ? `this build / ${AGAINST}` : 'ringwal at 1024 in flight / the ceiling';
+
+await takeTurns(mine, theirs, 0.6); // warm-up
+const ratios: number[] = [];
+for (let run = 1; run <= RUNS; run++) {
+  const r = await takeTurns(mine, theirs, SECONDS);
+  const ratio = r.entriesPerSec / r.otherPerSec!;
+  ratios.push(ratio);
+  console.log(
+    `run ${run}: ${Math.round(r.entriesPerSec)}/s against ${Math.round(r.otherPerSec!)}/s = ${ratio.toFixed(3)}x (this build: CPU ${r.cpuUsPerEntry.toFixed(2)} µs/entry, idle ${r.idleUsPerEntry.toFixed(2)})`,
+  );
+}
+ratios.sort((a, b) => a - b);
+console.log(
+  `${label}: median ${ratios[ratios.length >> 1].toFixed(3)}x (${ratios[0].toFixed(3)}-${ratios.at(-1)!.toFixed(3)}x)`,
+);
+await wal.close();
+await otherWal?.close();
+fs.rmSync(root, { recursive: true, force: true });
