@@ -5,6 +5,9 @@
  */
 import * as fs from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Packr } from 'msgpackr';
+import type { Wal } from '../src/index.js';
+import { standardEntry } from './entry.js';
 
 /** CPU time of the main thread alone, in µs. */
 export function mainThreadCpuUs(): number {
@@ -144,4 +147,30 @@ export async function takeTurns(a: Measure, b: Measure, seconds: number): Promis
     }
   }
   return { ...sides[0].result(), otherPerSec: sides[1].result().entriesPerSec };
+}
+
+/** Creating and encoding the entries, writing nothing: the most the main thread could do. */
+export function ceiling(seconds: number): Result {
+  const packr = new Packr({ useRecords: false });
+  const cpu0 = mainThreadCpuUs();
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < seconds * 1000) {
+    for (let k = 0; k < 1000; k++) packr.pack(standardEntry(n++));
+  }
+  return {
+    entriesPerSec: n / ((performance.now() - t0) / 1000),
+    p50Us: 0,
+    p99Us: 0,
+    cpuUsPerEntry: (mainThreadCpuUs() - cpu0) / n,
+    idleUsPerEntry: 0,
+    eldP99Ms: 0,
+    eldMaxMs: 0,
+  };
+}
+
+/** A closed loop of `wal.append` over the standard entry, numbering on from previous turns. */
+export function appendTurn(wal: Pick<Wal, 'append'>, inFlight: number): Measure {
+  let i = 0;
+  return (seconds) => closedLoop(() => wal.append(standardEntry(i++)), inFlight, seconds);
 }

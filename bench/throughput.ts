@@ -32,7 +32,7 @@ import { Packr } from 'msgpackr';
 import { openWal, type Wal, type WalOptions } from '../src/index.js';
 import { MainThreadGroupCommit } from './baseline.js';
 import { standardEntry } from './entry.js';
-import { closedLoop, type Measure, mainThreadCpuUs, percentile, type Result, takeTurns } from './measure.js';
+import { appendTurn, ceiling, closedLoop, percentile, type Result, takeTurns } from './measure.js';
 
 function numberArg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -103,26 +103,6 @@ async function baseline(inFlight: number): Promise<Result> {
   return result;
 }
 
-/** Creating and encoding the entries, writing nothing: the most the main thread could do. */
-function ceiling(seconds = runSeconds): Result {
-  const packr = new Packr({ useRecords: false });
-  const cpu0 = mainThreadCpuUs();
-  const t0 = performance.now();
-  let n = 0;
-  while (performance.now() - t0 < seconds * 1000) {
-    for (let k = 0; k < 1000; k++) packr.pack(standardEntry(n++));
-  }
-  return {
-    entriesPerSec: n / ((performance.now() - t0) / 1000),
-    p50Us: 0,
-    p99Us: 0,
-    cpuUsPerEntry: (mainThreadCpuUs() - cpu0) / n,
-    idleUsPerEntry: 0,
-    eldP99Ms: 0,
-    eldMaxMs: 0,
-  };
-}
-
 /**
  * The ceiling again, inside the same closed loop as the logs: create + encode, then a promise
  * that is already resolved. What a log that wrote nothing would reach with one promise per
@@ -148,12 +128,6 @@ async function withWals<T>(options: WalOptions[], body: (wals: Wal[]) => Promise
   } finally {
     await Promise.all(wals.map((w) => w.close()));
   }
-}
-
-/** A closed loop of `wal.append` over the standard entry, numbering on from previous turns. */
-function appendTurn(wal: Wal, inFlight: number): Measure {
-  let i = 0;
-  return (seconds) => closedLoop(() => wal.append(standardEntry(i++)), inFlight, seconds);
 }
 
 /** A bare 4 KiB write + fdatasync, appending to a file: the floor for 1-in-flight latency. */
@@ -192,7 +166,7 @@ const ROTATION_TURNS = 'rotating 1 MiB / not, 1024, 0.2 s turns';
  * two runs seconds apart: the machine's load drifts 2-4x over minutes.
  */
 const CONFIGS: [string, () => Promise<Result> | Result][] = [
-  ['ceiling: create + encode', ceiling],
+  ['ceiling: create + encode', () => ceiling(runSeconds)],
   ['ringwal append, 1024 in flight', () => ringwal(1024)],
   [CEILING_TURNS, () => withWals([{}], ([wal]) => takeTurns(appendTurn(wal, 1024), ceiling, runSeconds))],
   ['baseline group commit, 1024 in flight', () => baseline(1024)],

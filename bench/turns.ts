@@ -13,10 +13,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Packr } from 'msgpackr';
-import { openWal, type Wal } from '../src/index.js';
-import { standardEntry } from './entry.js';
-import { closedLoop, type Measure, type Result, takeTurns } from './measure.js';
+import { openWal } from '../src/index.js';
+import { appendTurn, ceiling, type Measure, takeTurns } from './measure.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,30 +24,14 @@ const RUNS = Number(arg('runs') ?? 5);
 const SECONDS = Number(arg('seconds') ?? 2);
 const AGAINST = arg('against');
 
-function ceiling(seconds: number): Result {
-  const packr = new Packr({ useRecords: false });
-  const t0 = performance.now();
-  let n = 0;
-  while (performance.now() - t0 < seconds * 1000) {
-    for (let k = 0; k < 1000; k++) packr.pack(standardEntry(n++));
-  }
-  const entriesPerSec = n / ((performance.now() - t0) / 1000);
-  return { entriesPerSec, p50Us: 0, p99Us: 0, cpuUsPerEntry: 0, idleUsPerEntry: 0, eldP99Ms: 0, eldMaxMs: 0 };
-}
-
-function appendTurn(wal: Pick<Wal, 'append'>): Measure {
-  let i = 0;
-  return (seconds) => closedLoop(() => wal.append(standardEntry(i++)), 1024, seconds);
-}
-
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ringwal-turns-'));
 const other = AGAINST
   ? ((await import(path.resolve(AGAINST, 'src/index.js'))) as { openWal: typeof openWal })
   : null;
 const wal = await openWal(path.join(root, 'this'));
 const otherWal = other ? await other.openWal(path.join(root, 'other')) : null;
-const mine = appendTurn(wal);
-const theirs: Measure = otherWal ? appendTurn(otherWal) : ceiling;
+const mine = appendTurn(wal, 1024);
+const theirs: Measure = otherWal ? appendTurn(otherWal, 1024) : ceiling;
 const label = AGAINST ? `this build / ${AGAINST}` : 'ringwal at 1024 in flight / the ceiling';
 
 await takeTurns(mine, theirs, 0.6); // warm-up
