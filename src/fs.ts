@@ -28,13 +28,18 @@ export interface FileSystem {
  */
 const pathOfFd = new Map<number, string>();
 
-function withPath(error: unknown, fd: number): unknown {
-  const e = error as NodeJS.ErrnoException;
-  if (e !== null && typeof e === 'object' && e.path === undefined) {
-    const path = pathOfFd.get(fd);
-    if (path !== undefined) e.path = path;
+/** Runs a call on descriptor `fd`; an error it throws gets the descriptor's path. */
+function onFd<T>(fd: number, call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    if (e !== null && typeof e === 'object' && e.path === undefined) {
+      const path = pathOfFd.get(fd);
+      if (path !== undefined) e.path = path;
+    }
+    throw error;
   }
-  return error;
 }
 
 const { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_TRUNC, O_EXCL, O_NONBLOCK } = fs.constants;
@@ -79,48 +84,13 @@ export const nodeFs: FileSystem = {
     pathOfFd.delete(fd);
     fs.closeSync(fd);
   },
-  writevSync: (fd, buffers, position) => {
-    try {
-      return fs.writevSync(fd, buffers, position);
-    } catch (e) {
-      throw withPath(e, fd);
-    }
-  },
-  readSync: (fd, buffer, offset, length, position) => {
-    try {
-      return fs.readSync(fd, buffer, offset, length, position);
-    } catch (e) {
-      throw withPath(e, fd);
-    }
-  },
-  fdatasyncSync: (fd) => {
-    try {
-      fs.fdatasyncSync(fd);
-    } catch (e) {
-      throw withPath(e, fd);
-    }
-  },
-  fsyncSync: (fd) => {
-    try {
-      fs.fsyncSync(fd);
-    } catch (e) {
-      throw withPath(e, fd);
-    }
-  },
-  ftruncateSync: (fd, length) => {
-    try {
-      fs.ftruncateSync(fd, length);
-    } catch (e) {
-      throw withPath(e, fd);
-    }
-  },
-  fstatSize: (fd) => {
-    try {
-      return fs.fstatSync(fd).size;
-    } catch (e) {
-      throw withPath(e, fd);
-    }
-  },
+  writevSync: (fd, buffers, position) => onFd(fd, () => fs.writevSync(fd, buffers, position)),
+  readSync: (fd, buffer, offset, length, position) =>
+    onFd(fd, () => fs.readSync(fd, buffer, offset, length, position)),
+  fdatasyncSync: (fd) => onFd(fd, () => fs.fdatasyncSync(fd)),
+  fsyncSync: (fd) => onFd(fd, () => fs.fsyncSync(fd)),
+  ftruncateSync: (fd, length) => onFd(fd, () => fs.ftruncateSync(fd, length)),
+  fstatSize: (fd) => onFd(fd, () => fs.fstatSync(fd).size),
   renameSync: (from, to) => fs.renameSync(from, to),
   unlinkSync: (path) => fs.unlinkSync(path),
   readdirSync: (path) => fs.readdirSync(path),

@@ -74,13 +74,15 @@ export async function emptyLastSegment(
 
 /**
  * What a reader reports when reading segment `path` threw: a WalError as it is; a file that
- * vanished is WAL_SEGMENT_DELETED; any other error from the file system (EISDIR, EIO...) is
- * WAL_IO_ERROR naming the file. Anything else (a bug) is returned as it is.
+ * vanished is WAL_SEGMENT_DELETED; any other error from the file system (EISDIR, EIO, a
+ * dangling symbolic link...) is WAL_IO_ERROR naming the file. Anything else (a bug) is
+ * returned as it is.
  */
 export function segmentReadError(path: string, cause: unknown): unknown {
   if (cause instanceof WalError) return cause;
   const code = (cause as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOENT') return vanished(path);
+  // A name still there whose link points nowhere was not removed by retention.
+  if (code === 'ENOENT' && !isSymlink(path)) return vanished(path);
   return typeof code === 'string' ? readFailed(path, cause) : cause;
 }
 
@@ -96,16 +98,6 @@ export function readFailed(path: string, cause: unknown): WalError {
 }
 
 export function vanished(path: string): WalError {
-  if (isSymlink(path)) {
-    return new WalError(
-      ErrorCode.IO_ERROR,
-      `cannot read ${path}: it is a symbolic link to a file that does not exist`,
-      {
-        errno: 'ENOENT',
-        path,
-      },
-    );
-  }
   return new WalError(
     ErrorCode.SEGMENT_DELETED,
     `${path} was deleted (by retention) before this reader got to it; read again from a later LSN`,
