@@ -3,13 +3,31 @@
  * every record decodes on its own, with no shared structure table to persist, and it is the
  * faster setting for our entries (PITFALLS: ~360 vs ~580 ns for the standard entry).
  *
- * We pack into msgpackr's own buffer and copy into the ring rather than pack in place:
- * msgpackr's target buffer is module-level state shared with every other Packr and the
- * user's own `pack()` calls in this thread (msgpackr#139), and it silently moves to a heap
- * buffer when space is short. The copy costs ~50 ns for a 141-byte entry.
+ * Entries are encoded straight into the ring where they fit there (`encodeAt`, with a
+ * private encoder instance: see below); msgpackr moves to a buffer of its own when space runs
+ * short, and the caller then copies from that (`encode` does so on purpose).
  */
-import { Packr, RESET_BUFFER_MODE, REUSE_BUFFER_MODE, Unpackr } from 'msgpackr';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type Packr, REUSE_BUFFER_MODE, Unpackr } from 'msgpackr';
 import { ErrorCode, WalError } from './errors.js';
+
+/**
+ * Our own instance of msgpackr's encoder module. Its target buffer and position are
+ * module-level state (msgpackr#139): pointing the shared module at the ring would hand the
+ * ring to every other Packr and to the application's own `pack()` calls, whose results would
+ * then be views of memory we overwrite. Importing `pack.js` under a URL of our own gives a
+ * module instance nobody else can reach, so we may point it at the ring. It shares msgpackr's
+ * decoder module and built-in types; extensions an application registers with msgpackr's
+ * `addExtension` are not seen by it (README, "Values").
+ */
+const packModule = pathToFileURL(
+  path.join(path.dirname(createRequire(import.meta.url).resolve('msgpackr')), '..', 'pack.js'),
+);
+const { Packr: PrivatePackr } = (await import(`${packModule.href}?ringwal-encoder`)) as {
+  Packr: typeof Packr;
+};
 
 /**
  * msgpackr writes a function as `undefined` unless told otherwise: the entry would then read
@@ -18,19 +36,22 @@ import { ErrorCode, WalError } from './errors.js';
 function refuseFunction(): never {
   throw new Error('a function is not a value MessagePack can store');
 }
-const packr = new Packr({ useRecords: false, writeFunction: refuseFunction });
+const packr = new PrivatePackr({ useRecords: false, writeFunction: refuseFunction });
 const unpackr = new Unpackr({ useRecords: false });
 
 /**
- * msgpackr's own buffer with the encoding at `[start, end)`. REUSE_BUFFER_MODE returns the
- * buffer itself instead of allocating a view per call; RESET_BUFFER_MODE encodes every entry
- * at the same spot, so the buffer stays warm in cache and is never replaced as it fills.
+ * The buffer an encoding landed in, with the encoding at `[start, end)`. REUSE_BUFFER_MODE
+ * returns the buffer itself instead of allocating a view per call.
  */
 export interface Encoded extends Uint8Array {
   start: number;
   end: number;
 }
-const IN_PLACE = REUSE_BUFFER_MODE | RESET_BUFFER_MODE;
+
+/** The buffer msgpackr's (our instance's) target is set to, as far as we know. */
+let installed: Uint8Array | null = null;
+/** Where entries that are not encoded in the ring are encoded (a Buffer: msgpackr writes strings with Buffer#utf8Write). */
+let scratch: Buffer = Buffer.allocUnsafeSlow(8192);
 
 /**
  * msgpackr grows its buffer to fit the largest value it has encoded and keeps it: after one
@@ -39,17 +60,25 @@ const IN_PLACE = REUSE_BUFFER_MODE | RESET_BUFFER_MODE;
  */
 const KEEP_BUFFER_BYTES = 1024 * 1024;
 
-function freshBuffer(): void {
-  // A Buffer, as msgpackr allocates (it writes strings with Buffer#utf8Write).
-  packr.useBuffer(Buffer.allocUnsafeSlow(8192));
-}
-
-/** Encodes `value`; the result is only valid until the next encoding in this thread. */
-export function encode(value: unknown): Encoded {
+/**
+ * Encodes `value` into `target` from `position` on. The result is `target` when the
+ * encoding fit there, ending at least 10 bytes before `target`'s end (msgpackr never writes
+ * past a target's length, and leaves it for another buffer when less than 2 KiB remain or
+ * the value outgrows it); otherwise it is a buffer of msgpackr's own. Either is only valid
+ * until the next encoding.
+ */
+export function encodeAt(value: unknown, target: Buffer, position: number): Encoded {
+  if (installed !== target) {
+    packr.useBuffer(target);
+    installed = target;
+  }
+  packr.position = position;
   try {
-    return packr.pack(value, IN_PLACE) as unknown as Encoded;
+    const out = packr.pack(value, REUSE_BUFFER_MODE) as unknown as Encoded;
+    if ((out as Uint8Array) !== target) installed = out;
+    return out;
   } catch (cause) {
-    freshBuffer(); // the value may have grown it before failing
+    installed = null; // the value may have grown a buffer before failing
     const reason = cause instanceof Error ? cause.message : String(cause);
     throw new WalError(
       ErrorCode.ENCODE_FAILED,
@@ -60,9 +89,21 @@ export function encode(value: unknown): Encoded {
   }
 }
 
+/** Encodes `value` outside the ring; the result is only valid until the next encoding. */
+export function encode(value: unknown): Encoded {
+  const out = encodeAt(value, scratch, 0);
+  // msgpackr moved to a bigger buffer: keep it for the next entry, unless it is large.
+  if ((out as Uint8Array) !== scratch && out.length <= KEEP_BUFFER_BYTES) scratch = out as unknown as Buffer;
+  return out;
+}
+
 /** Call once `encoded` is copied: lets a buffer grown for a large entry go. */
 export function doneWith(encoded: Encoded): void {
-  if (encoded.length > KEEP_BUFFER_BYTES) freshBuffer();
+  if (encoded.length > KEEP_BUFFER_BYTES) {
+    scratch = Buffer.allocUnsafeSlow(8192);
+    packr.useBuffer(scratch);
+    installed = scratch;
+  }
 }
 
 export function decode(bytes: Uint8Array): unknown {

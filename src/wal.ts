@@ -7,10 +7,10 @@
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { PendingAcks, type Resolve } from './durability.js';
-import { doneWith, encode } from './encoding.js';
+import { doneWith, type Encoded, encode, encodeAt } from './encoding.js';
 import { ErrorCode, fromWire, WalError, type WireError } from './errors.js';
 import { flushAtExit, stopFlushingAtExit } from './exit-flush.js';
-import { MAX_LSN, SEGMENT_HEADER_BYTES } from './format/constants.js';
+import { MAX_LSN, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './format/constants.js';
 import { decodeSegmentHeader } from './format/segment-header.js';
 import type { DirectoryLock } from './lock.js';
 import { snapshot, type WalMetrics } from './metrics.js';
@@ -480,7 +480,27 @@ export class Wal {
   private enqueue(value: unknown): number {
     if (this.closing) throw closed();
     if (this.failure) throw this.failure;
-    const encoded = encode(value);
+    const lsn = this.nextLsn;
+    if (lsn > MAX_LSN) throw new WalError(ErrorCode.IO_ERROR, 'the log has used every LSN');
+    const producer = this.producer;
+    let encoded: Encoded;
+    const at = this.overflowHead === this.overflow.length ? producer.inPlaceOffset() : -1;
+    if (at < 0) {
+      encoded = encode(value);
+    } else {
+      // The common case: the entry is encoded straight into the ring, where it stays.
+      encoded = encodeAt(value, producer.window, at + RECORD_HEADER_BYTES);
+      const length = encoded.end - encoded.start;
+      const landed = (encoded as Uint8Array) === producer.window;
+      if (landed && length <= producer.maxFragment && length <= this.options.maxEntryBytes) {
+        producer.commitInPlace(at, length, lsn);
+        this.accepted(lsn, length);
+        return lsn;
+      }
+      // It did not land there (msgpackr moved to a buffer of its own), or it needs fragments,
+      // or it is refused: the ring's copy is overwritten as the entry is written, so take one.
+      if (landed) encoded = copyOf(encoded);
+    }
     const { start, end } = encoded;
     const length = end - start;
     if (length > this.options.maxEntryBytes) {
@@ -490,11 +510,8 @@ export class Wal {
         `the entry encodes to ${length} bytes, over maxEntryBytes (${this.options.maxEntryBytes})`,
       );
     }
-    const lsn = this.nextLsn;
-    if (lsn > MAX_LSN) throw new WalError(ErrorCode.IO_ERROR, 'the log has used every LSN');
     let from = start;
-    if (this.overflowHead === this.overflow.length)
-      from = this.producer.write(encoded, start, end, start, lsn);
+    if (this.overflowHead === this.overflow.length) from = producer.write(encoded, start, end, start, lsn);
     if (from < end) {
       // An entry the ring took part of must be queued whatever the bound: its LSN is in the ring.
       if (from === start && this.overflowBytes + length > this.options.maxPendingBytes) {
@@ -505,16 +522,21 @@ export class Wal {
           `more than maxPendingBytes (${this.options.maxPendingBytes}) wait for the writer; await earlier appends`,
         );
       }
-      // The encoding lives in msgpackr's reused buffer: keep a copy of what the ring did not take.
+      // The encoding lives in a reused buffer: keep a copy of what the ring did not take.
       const rest = Uint8Array.prototype.slice.call(encoded, from, end);
       this.overflow.push({ bytes: rest, from: 0, lsn, first: from === start });
       this.overflowBytes += rest.length;
     }
     doneWith(encoded);
+    this.accepted(lsn, length);
+    return lsn;
+  }
+
+  /** Counts entry `lsn` (`length` bytes encoded) as appended. */
+  private accepted(lsn: number, length: number): void {
     this.nextLsn = lsn + 1;
     this.appendedBytes += length;
     this.schedulePublish();
-    return lsn;
   }
 
   /**
@@ -730,6 +752,14 @@ const SETTLE_EVERY = 64;
 const IN_BURST_SETTLE_MS = 2;
 
 function noop(): void {}
+
+/** A copy of an encoding, as a fresh `Encoded`. */
+function copyOf(encoded: Encoded): Encoded {
+  const copy = Uint8Array.prototype.slice.call(encoded, encoded.start, encoded.end) as Encoded;
+  copy.start = 0;
+  copy.end = copy.length;
+  return copy;
+}
 
 function closed(): WalError {
   return new WalError(ErrorCode.CLOSED, 'the log is closed');

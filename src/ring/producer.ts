@@ -5,6 +5,7 @@
  */
 import { RECORD_HEADER_BYTES, RecordType, recordBytes } from '../format/constants.js';
 import {
+  CONTROL_BYTES,
   maxFragmentPayload,
   PAD_MARKER,
   READ_POS,
@@ -17,6 +18,13 @@ import {
 } from './layout.js';
 
 const TWO_POW_32 = 4294967296;
+
+/**
+ * Free bytes in a row an entry needs before it is encoded in place. msgpackr leaves a target
+ * with less than 2 KiB to go for a buffer of its own (PITFALLS), so smaller runs cannot take
+ * an entry anyway; near the end of the data area the rest is padded and encoding goes on at 0.
+ */
+const IN_PLACE_MIN_RUN = 4096;
 
 export class RingProducer {
   private readonly ring: RingViews;
@@ -32,7 +40,18 @@ export class RingProducer {
   /** Last READ_POS we loaded; reloaded only when the ring looks full. */
   private readPosSeen: number;
 
+  /**
+   * A Buffer over the data area from offset 0 to the end of the free run `inPlaceOffset()`
+   * found: an encoder given it cannot write outside the run (typed arrays drop stores past
+   * their end), so it cannot touch bytes the writer has not taken yet.
+   */
+  window: Buffer;
+  /** Ring position (mod 2^32) where that free run ends. */
+  private runEnd: number;
+  private readonly sab: SharedArrayBuffer;
+
   constructor(sab: SharedArrayBuffer) {
+    this.sab = sab;
     this.ring = ringViews(sab);
     this.capacity = this.ring.capacity;
     this.words = this.ring.words;
@@ -42,6 +61,58 @@ export class RingProducer {
     this.maxFragment = maxFragmentPayload(this.ring.capacity);
     this.writePos = Atomics.load(this.ring.control, WRITE_POS);
     this.readPosSeen = Atomics.load(this.ring.control, READ_POS);
+    this.window = Buffer.from(sab, CONTROL_BYTES, 0);
+    this.runEnd = this.writePos;
+  }
+
+  /**
+   * The data-area offset at which the next entry may be encoded in place (a FULL record's
+   * header there, its payload from `+ RECORD_HEADER_BYTES` in `window`), or -1 while fewer
+   * than IN_PLACE_MIN_RUN bytes are free in a row. Commit it with `commitInPlace`.
+   */
+  inPlaceOffset(): number {
+    if (((this.runEnd - this.writePos) | 0) >= IN_PLACE_MIN_RUN) return this.writePos & this.mask;
+    return this.findRun();
+  }
+
+  private findRun(): number {
+    const capacity = this.capacity;
+    this.readPosSeen = Atomics.load(this.ring.control, READ_POS);
+    let free = capacity - ((this.writePos - this.readPosSeen) >>> 0);
+    let offset = this.writePos & this.mask;
+    const tail = capacity - offset;
+    if (tail < IN_PLACE_MIN_RUN) {
+      if (free - tail < IN_PLACE_MIN_RUN) return -1;
+      this.words[offset >> 2] = PAD_MARKER;
+      this.writePos = (this.writePos + tail) | 0;
+      free -= tail;
+      offset = 0;
+    }
+    const run = Math.min(free, capacity - offset);
+    if (run < IN_PLACE_MIN_RUN) return -1;
+    this.runEnd = (this.writePos + run) | 0;
+    const end = offset + run;
+    if (this.window.length !== end) this.window = Buffer.from(this.sab, CONTROL_BYTES, end);
+    return offset;
+  }
+
+  /**
+   * Makes the `length` bytes encoded at `at + RECORD_HEADER_BYTES` in `window` one FULL
+   * record of `lsn`. `at` is what `inPlaceOffset()` returned, and the encoding ended inside
+   * the window: the record, padding included, lies within the free run.
+   */
+  commitInPlace(at: number, length: number, lsn: number): void {
+    const size = recordBytes(length);
+    const words = this.words;
+    const w = at >> 2;
+    const lsnLow = lsn >>> 0;
+    words[w] = 0; // CRC: the writer fills it in, off the main thread.
+    words[w + 1] = length;
+    words[w + 2] = lsnLow | 0;
+    words[w + 3] = ((lsn - lsnLow) / TWO_POW_32) | (RecordType.FULL << 16);
+    const bytes = this.bytes;
+    for (let i = at + RECORD_HEADER_BYTES + length, stop = at + size; i < stop; i++) bytes[i] = 0;
+    this.writePos = (this.writePos + size) | 0;
   }
 
   /**

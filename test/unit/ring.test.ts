@@ -6,6 +6,7 @@
  * sides on two real threads.
  */
 import { describe, expect, it } from 'vitest';
+import { decode, encodeAt } from '../../src/encoding.js';
 import { RECORD_ALIGN, RECORD_HEADER_BYTES, RecordType, recordBytes } from '../../src/format/constants.js';
 import { parseRecord } from '../../src/format/record.js';
 import { METRIC_SLOTS } from '../../src/metrics.js';
@@ -867,5 +868,180 @@ describe('positions near the 2^32 wrap of the counters', () => {
     const { batch, records, ts } = drain(ring);
     expect(batch.lastLsn).toBe(lsn);
     expect(records.map((r) => [r.lsn, r.ts])).toEqual([[lsn, ts]]);
+  });
+});
+
+describe("entries encoded in place (encodeAt into the producer's window)", () => {
+  /** Free bytes in a row an in-place encoding needs (IN_PLACE_MIN_RUN in producer.ts). */
+  const MIN_RUN = 4096;
+
+  /** Encodes `value` as entry `lsn` straight into the ring; false when it did not land there. */
+  function putInPlace(ring: Ring, value: unknown, lsn: number): boolean {
+    const at = ring.producer.inPlaceOffset();
+    if (at < 0) return false;
+    const encoded = encodeAt(value, ring.producer.window, at + RECORD_HEADER_BYTES);
+    if ((encoded as Uint8Array) !== ring.producer.window) return false;
+    expect(encoded.start).toBe(at + RECORD_HEADER_BYTES);
+    // As enqueue does, an entry that needs fragments goes the copying way.
+    if (encoded.end - encoded.start > ring.producer.maxFragment) return false;
+    ring.producer.commitInPlace(at, encoded.end - encoded.start, lsn);
+    return true;
+  }
+
+  /** An entry whose encoding is about `length` bytes, different for every LSN. */
+  function valueFor(lsn: number, length: number): unknown {
+    // Text, so it decodes to what was encoded (bytes come back as a Buffer) and goes through
+    // the encoder's string path, which writes with Buffer#utf8Write.
+    const text = String.fromCharCode(...Array.from(payloadFor(lsn, length), (b) => 97 + (b % 26)));
+    return { lsn, text };
+  }
+
+  function expectValues(records: Rec[], lsns: number[], length: number): void {
+    expect(records.map((r) => [r.type, r.lsn])).toEqual(lsns.map((lsn) => [RecordType.FULL, lsn]));
+    for (const r of records) expect(decode(r.payload), `LSN ${r.lsn}`).toEqual(valueFor(r.lsn, length));
+  }
+
+  it.each([1, 7, 100, 333, 1500])(
+    'writes, pads, wraps and parses back ~%i-byte entries from every 8-byte offset in the last 5 KiB',
+    (length) => {
+      let padded = 0;
+      let landed = 0;
+      for (let fromEnd = MIN_RUN + 1024; fromEnd >= RECORD_ALIGN; fromEnd -= RECORD_ALIGN) {
+        const startOffset = CAPACITY - fromEnd;
+        const startPos = 7 * CAPACITY + startOffset;
+        const ring = makeRing(startPos);
+        const where = `offset ${startOffset}`;
+        const lsns: number[] = [];
+        // Up to the end of the data area, and two entries past it.
+        let past = 0;
+        for (let lsn = 1; past < 2; lsn++) {
+          if (putInPlace(ring, valueFor(lsn, length), lsn)) landed++;
+          else {
+            // msgpackr wants room for a string's worst case (3 bytes a character) before it
+            // writes one: a long string near the end of the run goes the copying way.
+            expect(length, `${where}, LSN ${lsn}`).toBeGreaterThan(1000);
+            const encoded = encodeAt(valueFor(lsn, length), Buffer.allocUnsafe(8192), 0);
+            expect(put(ring, encoded.slice(encoded.start, encoded.end), lsn)).toBe(
+              encoded.end - encoded.start,
+            );
+          }
+          lsns.push(lsn);
+          ring.producer.publish();
+          if (writePos(ring) - startPos >= fromEnd) past++;
+        }
+        const { batch, records } = drain(ring);
+        expectValues(records, lsns, length);
+        expect(readPos(ring)).toBe(batch.end);
+        const views = spans(batch);
+        expect(views.length, where).toBeLessThanOrEqual(2);
+        const firstEnd = views[0][0] + views[0][1];
+        if (views.length === 2 && firstEnd < CAPACITY) {
+          // A record would have started with less than MIN_RUN before the end: the rest is padding.
+          expect(CAPACITY - firstEnd, where).toBeLessThan(MIN_RUN);
+          expect(ring.views.words[firstEnd >> 2], where).toBe(PAD_MARKER);
+          padded++;
+        }
+      }
+      expect(padded).toBeGreaterThan(0);
+      expect(landed).toBeGreaterThan(640);
+    },
+  );
+
+  /** Fills the ring from its start with records of `size` bytes (payload `size - 24`) until it is full. */
+  function fill(ring: Ring, size: number): number {
+    let lsn = 0;
+    while (put(ring, payloadFor(lsn + 1, size - RECORD_HEADER_BYTES), lsn + 1) > 0) lsn++;
+    return lsn;
+  }
+
+  it('keeps the encoder inside the free run: a value larger than the run is left elsewhere and the ring is untouched past the run', () => {
+    const ring = makeRing();
+    const filled = fill(ring, 1024);
+    const first = drain(ring, 5000); // the writer takes a few records: that much free, at offset 0
+    const run = first.records.length * 1024;
+    expect(run).toBeGreaterThanOrEqual(5120);
+    expect(ring.producer.inPlaceOffset()).toBe(0);
+    expect(ring.producer.window.length).toBe(run);
+    const before = ring.views.bytes.slice();
+    const big = encodeAt(valueFor(1, 2 * run), ring.producer.window, RECORD_HEADER_BYTES);
+    expect((big as Uint8Array) === ring.producer.window).toBe(false);
+    expect(decode(big.subarray(big.start, big.end))).toEqual(valueFor(1, 2 * run));
+    expect(firstDifference(ring.views.bytes.subarray(run), before.subarray(run))).toBe(-1);
+    // A small one still lands there, after the records the writer has yet to take.
+    expect(putInPlace(ring, valueFor(filled + 1, 100), filled + 1)).toBe(true);
+    const { records } = drain(ring);
+    const taken = first.records.length;
+    expect(records.map((r) => r.lsn)).toEqual(
+      Array.from({ length: filled + 1 - taken }, (_, i) => i + taken + 1),
+    );
+    expectValues(records.slice(-1), [filled + 1], 100);
+  });
+
+  it('offers no offset while fewer than 4 KiB are free in a row, and writes nothing', () => {
+    // MIN_RUN - 8 bytes free, at offset 1000 (nothing is collected here: what is in flight is never read).
+    const ring = makeRing(CAPACITY + 1000, 1000 + MIN_RUN - 8);
+    const before = ring.views.bytes.slice();
+    expect(ring.producer.inPlaceOffset()).toBe(-1);
+    expect(firstDifference(ring.views.bytes, before)).toBe(-1);
+    expect(writePos(ring)).toBe((CAPACITY + 1000) >>> 0);
+    // The writer gives 8 bytes back: now the run is long enough.
+    Atomics.store(ring.views.control, READ_POS, (1000 + MIN_RUN) | 0);
+    expect(ring.producer.inPlaceOffset()).toBe(1000);
+    expect(ring.producer.window.length).toBe(1000 + MIN_RUN);
+  });
+
+  it('pads the end only when the start of the data area has the room', () => {
+    // Records up to 1 KiB before the end, with 1024 + MIN_RUN - 8 bytes free in all.
+    const near = CAPACITY - 1024;
+    const inFlight = CAPACITY - 1024 - MIN_RUN + 8;
+    const ring = makeRing(near - inFlight);
+    let lsn = 0;
+    while (writePos(ring) + 2048 <= near) {
+      put(ring, payloadFor(++lsn, 1000), lsn);
+      ring.producer.publish();
+    }
+    put(ring, payloadFor(++lsn, near - writePos(ring) - RECORD_HEADER_BYTES), lsn);
+    ring.producer.publish();
+    expect(writePos(ring)).toBe(near);
+    expect(ring.producer.inFlightBytes).toBe(inFlight);
+    // Padding would leave too little at offset 0.
+    expect(ring.producer.inPlaceOffset()).toBe(-1);
+    expect(ring.views.words[near >> 2]).toBe((STALE * 0x01010101) | 0);
+    expect(writePos(ring)).toBe(near);
+    // The writer takes the first record: now the end is padded and the entry goes at 0.
+    const first = drain(ring, 1);
+    expect(ring.producer.inPlaceOffset()).toBe(0);
+    expect(ring.views.words[near >> 2]).toBe(PAD_MARKER);
+    expect(putInPlace(ring, valueFor(lsn + 1, 10), lsn + 1)).toBe(true);
+    const { records } = drain(ring);
+    expect([...first.records, ...records].map((r) => r.lsn)).toEqual(
+      Array.from({ length: lsn + 1 }, (_, i) => i + 1),
+    );
+    expectValues(records.slice(-1), [lsn + 1], 10);
+  });
+
+  it('mixes in-place and copied entries in LSN order through many turns of the ring', () => {
+    const ring = makeRing(TWO_POW_32 - 3 * CAPACITY);
+    const random = prng(42);
+    const lengths = new Map<number, number>();
+    const assembler = new Assembler();
+    const values: unknown[] = [];
+    for (let lsn = 1; lsn <= 3000; lsn++) {
+      const length = Math.floor(random() * random() * 3 * MAX_FRAGMENT);
+      lengths.set(lsn, length);
+      const value = valueFor(lsn, length);
+      values.push(value);
+      if (random() < 0.5 && putInPlace(ring, value, lsn)) continue;
+      // The copy path, as enqueue takes it when the entry did not land in place.
+      const encoded = encodeAt(value, Buffer.allocUnsafe(8192), 0);
+      const copy = encoded.slice(encoded.start, encoded.end);
+      let from = 0;
+      while ((from = put(ring, copy, lsn, from)) < copy.length)
+        assembler.pushAll(drain(ring, 16 * 1024).records);
+      if (random() < 0.1) assembler.pushAll(drain(ring, 16 * 1024).records);
+    }
+    assembler.pushAll(drain(ring).records);
+    expect(assembler.entries.map((e) => e.lsn)).toEqual(values.map((_, i) => i + 1));
+    for (const e of assembler.entries) expect(decode(e.payload), `LSN ${e.lsn}`).toEqual(values[e.lsn - 1]);
   });
 });
