@@ -1035,9 +1035,11 @@ describe("entries encoded in place (encodeAt into the producer's window)", () =>
       // The copy path, as enqueue takes it when the entry did not land in place.
       const encoded = encodeAt(value, Buffer.allocUnsafe(8192), 0);
       const copy = encoded.slice(encoded.start, encoded.end);
-      let from = 0;
-      while ((from = put(ring, copy, lsn, from)) < copy.length)
+      let from = put(ring, copy, lsn, 0);
+      while (from < copy.length) {
         assembler.pushAll(drain(ring, 16 * 1024).records);
+        from = put(ring, copy, lsn, from);
+      }
       if (random() < 0.1) assembler.pushAll(drain(ring, 16 * 1024).records);
     }
     assembler.pushAll(drain(ring).records);
