@@ -61,24 +61,43 @@ let scratch: Buffer = Buffer.allocUnsafeSlow(8192);
 const KEEP_BUFFER_BYTES = 1024 * 1024;
 
 /**
+ * Whether an encoding is under way. A getter in the value being encoded may append again:
+ * msgpackr then sets the outer encoding's state aside and encodes the inner value into a
+ * fresh buffer of its own, so our target and position must be left alone meanwhile.
+ */
+let encoding = false;
+
+/**
  * Encodes `value` into `target` from `position` on. The result is `target` when the
  * encoding fit there, ending at least 10 bytes before `target`'s end (msgpackr never writes
  * past a target's length, and leaves it for another buffer when less than 2 KiB remain or
- * the value outgrows it); otherwise it is a buffer of msgpackr's own. Either is only valid
- * until the next encoding.
+ * the value outgrows it); otherwise it is a buffer of msgpackr's own (always so for an
+ * encoding nested in another). Either is only valid until the next encoding.
  */
 export function encodeAt(value: unknown, target: Buffer, position: number): Encoded {
+  if (encoding) return packOrThrow(value);
   if (installed !== target) {
     packr.useBuffer(target);
     installed = target;
   }
   packr.position = position;
+  encoding = true;
   try {
-    const out = packr.pack(value, REUSE_BUFFER_MODE) as unknown as Encoded;
+    const out = packOrThrow(value);
     if ((out as Uint8Array) !== target) installed = out;
     return out;
-  } catch (cause) {
+  } catch (error) {
     installed = null; // the value may have grown a buffer before failing
+    throw error;
+  } finally {
+    encoding = false;
+  }
+}
+
+function packOrThrow(value: unknown): Encoded {
+  try {
+    return packr.pack(value, REUSE_BUFFER_MODE) as unknown as Encoded;
+  } catch (cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     throw new WalError(
       ErrorCode.ENCODE_FAILED,
@@ -89,8 +108,16 @@ export function encodeAt(value: unknown, target: Buffer, position: number): Enco
   }
 }
 
+/** Stops encoding into views of `memory` (a closed log's ring), so the encoder does not keep it alive. */
+export function releaseTarget(memory: ArrayBufferLike): void {
+  if (installed?.buffer !== memory) return;
+  packr.useBuffer(scratch);
+  installed = scratch;
+}
+
 /** Encodes `value` outside the ring; the result is only valid until the next encoding. */
 export function encode(value: unknown): Encoded {
+  if (encoding) return packOrThrow(value);
   const out = encodeAt(value, scratch, 0);
   // msgpackr moved to a bigger buffer: keep it for the next entry, unless it is large.
   if ((out as Uint8Array) !== scratch && out.length <= KEEP_BUFFER_BYTES) scratch = out as unknown as Buffer;
@@ -99,7 +126,7 @@ export function encode(value: unknown): Encoded {
 
 /** Call once `encoded` is copied: lets a buffer grown for a large entry go. */
 export function doneWith(encoded: Encoded): void {
-  if (encoded.length > KEEP_BUFFER_BYTES) {
+  if (encoded.length > KEEP_BUFFER_BYTES && !encoding) {
     scratch = Buffer.allocUnsafeSlow(8192);
     packr.useBuffer(scratch);
     installed = scratch;

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { PendingAcks, type Resolve } from './durability.js';
-import { doneWith, type Encoded, encode, encodeAt } from './encoding.js';
+import { doneWith, type Encoded, encode, encodeAt, releaseTarget } from './encoding.js';
 import { ErrorCode, fromWire, WalError, type WireError } from './errors.js';
 import { flushAtExit, stopFlushingAtExit } from './exit-flush.js';
 import { MAX_LSN, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './format/constants.js';
@@ -469,6 +469,7 @@ export class Wal {
     await this.workerExited;
     stopFlushingAtExit(this);
     this.lock.release();
+    releaseTarget(this.ring.sab);
     this.poll();
     if (this.failure && this.failure.code !== ErrorCode.CLOSED) throw this.failure;
     this.fail(new WalError(ErrorCode.CLOSED, 'the log is closed'));
@@ -480,25 +481,42 @@ export class Wal {
   private enqueue(value: unknown): number {
     if (this.closing) throw closed();
     if (this.failure) throw this.failure;
-    const lsn = this.nextLsn;
-    if (lsn > MAX_LSN) throw new WalError(ErrorCode.IO_ERROR, 'the log has used every LSN');
+    if (this.nextLsn > MAX_LSN) throw new WalError(ErrorCode.IO_ERROR, 'the log has used every LSN');
     const producer = this.producer;
+    // An append from inside the encoding of another (a getter in its value) must not touch
+    // the ring, where that encoding may be under way: it waits in the overflow queue, and the
+    // outer entry, which takes the next LSN, joins it there.
+    const nested = this.encodingEntry;
+    const at = !nested && this.overflowHead === this.overflow.length ? producer.inPlaceOffset() : -1;
     let encoded: Encoded;
-    const at = this.overflowHead === this.overflow.length ? producer.inPlaceOffset() : -1;
-    if (at < 0) {
-      encoded = encode(value);
-    } else {
+    this.encodingEntry = true;
+    try {
       // The common case: the entry is encoded straight into the ring, where it stays.
-      encoded = encodeAt(value, producer.window, at + RECORD_HEADER_BYTES);
+      encoded = at < 0 ? encode(value) : encodeAt(value, producer.window, at + RECORD_HEADER_BYTES);
+    } finally {
+      this.encodingEntry = nested;
+      if (!nested && this.nestedQueued) {
+        this.nestedQueued = false;
+        queueMicrotask(this.drainQueued);
+      }
+    }
+    const lsn = this.nextLsn; // taken once encoded: entries appended meanwhile come first
+    if (at >= 0) {
       const length = encoded.end - encoded.start;
       const landed = (encoded as Uint8Array) === producer.window;
-      if (landed && length <= producer.maxFragment && length <= this.options.maxEntryBytes) {
+      if (
+        landed &&
+        length <= producer.maxFragment &&
+        length <= this.options.maxEntryBytes &&
+        this.overflowHead === this.overflow.length
+      ) {
         producer.commitInPlace(at, length, lsn);
         this.accepted(lsn, length);
         return lsn;
       }
       // It did not land there (msgpackr moved to a buffer of its own), or it needs fragments,
-      // or it is refused: the ring's copy is overwritten as the entry is written, so take one.
+      // or it is refused, or appends nested in it are queued: the ring's copy is overwritten
+      // as the entry is written, so take one.
       if (landed) encoded = copyOf(encoded);
     }
     const { start, end } = encoded;
@@ -511,7 +529,9 @@ export class Wal {
       );
     }
     let from = start;
-    if (this.overflowHead === this.overflow.length) from = producer.write(encoded, start, end, start, lsn);
+    if (!nested && this.overflowHead === this.overflow.length) {
+      from = producer.write(encoded, start, end, start, lsn);
+    }
     if (from < end) {
       // An entry the ring took part of must be queued whatever the bound: its LSN is in the ring.
       if (from === start && this.overflowBytes + length > this.options.maxPendingBytes) {
@@ -529,8 +549,17 @@ export class Wal {
     }
     doneWith(encoded);
     this.accepted(lsn, length);
+    if (nested) this.nestedQueued = true;
     return lsn;
   }
+
+  /** Whether an entry is being encoded (into the ring, perhaps): see `enqueue`. */
+  private encodingEntry = false;
+  /** Whether an append nested in an encoding queued its entry, to be moved into the ring after. */
+  private nestedQueued = false;
+  private readonly drainQueued = (): void => {
+    if (!this.failure && this.overflowHead < this.overflow.length) this.drainOverflow();
+  };
 
   /** Counts entry `lsn` (`length` bytes encoded) as appended. */
   private accepted(lsn: number, length: number): void {
@@ -664,6 +693,7 @@ export class Wal {
   }
 
   private drainOverflow(): void {
+    if (this.encodingEntry) return; // the ring may hold an encoding under way (enqueue)
     const queue = this.overflow;
     let head = this.overflowHead;
     let moved = false;

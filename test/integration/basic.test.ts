@@ -69,3 +69,69 @@ describe('append, close, reopen, read', () => {
     }
   });
 });
+
+describe('appends made while an entry is being encoded (a getter in its value appends)', () => {
+  // The outer entry is encoded straight into the ring (small) or in a buffer of msgpackr's
+  // own (over 4 KiB of text, which does not fit the encoder's headroom), with one or two
+  // levels of nesting. Each nested entry takes its LSN first; every value reads back exactly.
+  it.each([
+    ['in the ring', 10],
+    ['outside the ring', 6000],
+  ])('keeps LSN order and every byte, outer entry encoded %s', async (_, textLength) => {
+    dir = tempDir();
+    const wal = await openWal(dir);
+    await wal.append('before');
+    const nestedLsns: number[] = [];
+    const nestedPromises: Promise<number>[] = [];
+    const outer = {
+      head: 'h'.repeat(textLength),
+      get inner() {
+        nestedLsns.push(
+          wal.appendNoWait({
+            level: 1,
+            get deeper() {
+              nestedPromises.push(wal.append({ level: 2 }));
+              return 'd';
+            },
+          }),
+        );
+        return 'i';
+      },
+      tail: 't'.repeat(textLength),
+    };
+    const outerLsn = await wal.append(outer);
+    const after = await wal.append('after');
+    expect(await Promise.all(nestedPromises)).toEqual([2]);
+    expect(nestedLsns).toEqual([3]);
+    expect(outerLsn).toBe(4);
+    expect(after).toBe(5);
+    await wal.close();
+    const entries = await readAll(dir);
+    expect(entries.map((e) => e.value)).toEqual([
+      'before',
+      { level: 2 },
+      { level: 1, deeper: 'd' },
+      { head: 'h'.repeat(textLength), inner: 'i', tail: 't'.repeat(textLength) },
+      'after',
+    ]);
+    expect(entries.map((e) => e.lsn)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('still writes a nested entry when the outer value then fails to encode', async () => {
+    dir = tempDir();
+    const wal = await openWal(dir);
+    let nested: Promise<number> | null = null;
+    const outer = {
+      get inner() {
+        nested = wal.append('nested');
+        return 1;
+      },
+      bad: Symbol('no'),
+    };
+    await expect(wal.append(outer)).rejects.toMatchObject({ code: 'WAL_ENCODE_FAILED' });
+    expect(await nested).toBe(1);
+    expect(await wal.append('next')).toBe(2);
+    await wal.close();
+    expect((await readAll(dir)).map((e) => e.value)).toEqual(['nested', 'next']);
+  });
+});
