@@ -98,6 +98,9 @@ export class Wal {
   private backpressureRejections = 0;
   private ackedSeen: number;
   private durableSeen: number;
+  /** Groups of appends, by their last LSN (see "acknowledging appends"). */
+  private readonly groups = new PendingAcks();
+  /** `waitFor()` callers, by LSN. */
   private readonly acks = new PendingAcks();
   private readonly syncs = new PendingAcks();
   /** rotate() and checkpoint() callers, keyed by their request number. */
@@ -233,7 +236,8 @@ export class Wal {
       appends: this.nextLsn - 1 - this.openedAtLsn,
       appendedBytes: this.appendedBytes,
       backpressureRejections: this.backpressureRejections,
-      pendingAcks: this.acks.size,
+      // After a failure every append and wait has settled (rejected, if nothing else).
+      pendingAcks: this.failure ? 0 : this.ackLsns.length - this.ackHead + this.acks.size,
       ringBytesInUse: this.producer.inFlightBytes,
       ringCapacity: this.ring.capacity,
       overflowEntries: this.overflow.length - this.overflowHead,
@@ -254,16 +258,13 @@ export class Wal {
    * `sync: 'always'` (the default), written to the OS with 'interval' or 'none'.
    */
   append(value: unknown): Promise<number> {
-    let lsn: number;
     try {
-      lsn = this.enqueue(value);
+      this.enqueue(value, true);
     } catch (e) {
       return Promise.reject(e);
     }
-    const promise = new Promise<number>(this.park);
-    this.acks.add(lsn, this.parked);
     if (!this.wakeArmed) this.armWake();
-    return promise;
+    return this.joined.then(this.nextAcked);
   }
 
   /** Appends a `{ op: 'set', key, value, ts }` entry. */
@@ -284,7 +285,7 @@ export class Wal {
    * one promise can then cover a whole burst of entries.
    */
   appendNoWait(value: unknown): number {
-    const lsn = this.enqueue(value);
+    const lsn = this.enqueue(value, false);
     // Entries waiting for ring space need the wake-ups that move them in.
     if (!this.wakeArmed && this.overflowHead < this.overflow.length) this.armWake();
     return lsn;
@@ -477,8 +478,11 @@ export class Wal {
 
   // ---- the hot path ----
 
-  /** Encodes, assigns the next LSN and puts the entry in the ring (or the overflow queue). */
-  private enqueue(value: unknown): number {
+  /**
+   * Encodes, assigns the next LSN and puts the entry in the ring (or the overflow queue).
+   * With `acked`, the entry joins the open ack group (`joined`) before anything is published.
+   */
+  private enqueue(value: unknown, acked: boolean): number {
     if (this.closing) throw closed();
     if (this.failure) throw this.failure;
     if (this.nextLsn > MAX_LSN) throw new WalError(ErrorCode.IO_ERROR, 'the log has used every LSN');
@@ -511,7 +515,7 @@ export class Wal {
         this.overflowHead === this.overflow.length
       ) {
         producer.commitInPlace(at, length, lsn);
-        this.accepted(lsn, length);
+        this.accepted(lsn, length, acked);
         return lsn;
       }
       // It did not land there (msgpackr moved to a buffer of its own), or it needs fragments,
@@ -548,7 +552,7 @@ export class Wal {
       this.overflowBytes += rest.length;
     }
     doneWith(encoded);
-    this.accepted(lsn, length);
+    this.accepted(lsn, length, acked);
     if (nested) this.nestedQueued = true;
     return lsn;
   }
@@ -561,12 +565,63 @@ export class Wal {
     if (!this.failure && this.overflowHead < this.overflow.length) this.drainOverflow();
   };
 
-  /** Counts entry `lsn` (`length` bytes encoded) as appended. */
-  private accepted(lsn: number, length: number): void {
+  /** Counts entry `lsn` (`length` bytes encoded) as appended; with `acked`, it joins the ack group. */
+  private accepted(lsn: number, length: number, acked: boolean): void {
     this.nextLsn = lsn + 1;
     this.appendedBytes += length;
+    if (acked) this.joinGroup(lsn);
     this.schedulePublish();
   }
+
+  // ---- acknowledging appends ----
+  //
+  // Appends are acknowledged in groups: the entries appended between two publishes share one
+  // promise, settled once the last of them is acknowledged, and each `append()` returns
+  // `group.then(nextAcked)`. That saves a promise executor and its two resolving functions
+  // per entry. Reactions to one promise run in the order they were added, and groups settle
+  // in LSN order, so `nextAcked` hands each entry its own LSN from `ackLsns` in turn.
+
+  /** The group being filled (not yet published), or null. */
+  private group: Promise<number> | null = null;
+  private groupResolve: Resolve = noop;
+  /** LSN of the last entry in `group`. */
+  private groupEnd = 0;
+  /** The group the last acknowledged entry joined (what `append()` returns a reaction to). */
+  private joined: Promise<number> = Promise.resolve(0);
+  /** LSNs of appends whose reaction has not run yet, in LSN order, from `ackHead`. */
+  private ackLsns: number[] = [];
+  private ackHead = 0;
+
+  private joinGroup(lsn: number): void {
+    let group = this.group;
+    if (group === null) {
+      group = this.group = new Promise<number>(this.park);
+      this.groupResolve = this.parked;
+    }
+    this.groupEnd = lsn;
+    this.ackLsns.push(lsn);
+    this.joined = group;
+  }
+
+  /** Hands the group's resolution over to the acknowledgements: called as it is published. */
+  private closeGroup(): void {
+    if (this.group === null) return;
+    this.groups.add(this.groupEnd, this.groupResolve);
+    this.group = null;
+  }
+
+  private readonly nextAcked = (): number => {
+    const lsns = this.ackLsns;
+    const lsn = lsns[this.ackHead++];
+    if (this.ackHead === lsns.length) {
+      lsns.length = 0;
+      this.ackHead = 0;
+    } else if (this.ackHead > 4096 && this.ackHead * 2 > lsns.length) {
+      this.ackLsns = lsns.slice(this.ackHead);
+      this.ackHead = 0;
+    }
+    return lsn;
+  };
 
   /**
    * Publishes the ring position once per burst rather than per entry: the writer then sees
@@ -590,6 +645,7 @@ export class Wal {
   private unpublishedEntries = 0;
   private publishQueued = false;
   private readonly publishNow = (): void => {
+    this.closeGroup();
     this.publishQueued = false;
     this.unpublishedEntries = 0;
     this.producer.publish();
@@ -622,6 +678,7 @@ export class Wal {
     const acked = Number(Atomics.load(this.ring.lsns, this.ackSlot));
     if (acked > this.ackedSeen) {
       this.ackedSeen = acked;
+      this.groups.resolveUpTo(acked);
       this.acks.resolveUpTo(acked);
     }
   }
@@ -657,6 +714,8 @@ export class Wal {
   private hasPending(): boolean {
     return (
       this.acks.size > 0 ||
+      this.groups.size > 0 ||
+      this.group !== null ||
       this.syncs.size > 0 ||
       this.rotations.size > 0 ||
       this.checkpoints.size > 0 ||
@@ -754,6 +813,8 @@ export class Wal {
     this.overflow = [];
     this.overflowHead = 0;
     this.overflowBytes = 0;
+    this.closeGroup();
+    this.groups.rejectAll(error);
     this.acks.rejectAll(error);
     this.syncs.rejectAll(error);
     this.rotations.rejectAll(error);

@@ -135,3 +135,63 @@ describe('appends made while an entry is being encoded (a getter in its value ap
     expect((await readAll(dir)).map((e) => e.value)).toEqual(['nested', 'next']);
   });
 });
+
+describe('acknowledgements', () => {
+  it('resolves every append with its own LSN, in LSN order, amid appendNoWait, waitFor, sync and nested appends', async () => {
+    dir = tempDir();
+    const wal = await openWal(dir);
+    let seed = 12345;
+    const random = (): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) | 0;
+      return (seed >>> 8) / 2 ** 24;
+    };
+    const settledOrder: number[] = [];
+    const checks: Promise<void>[] = [];
+    const expectAck = (promise: Promise<number>, lsn: number): void => {
+      checks.push(
+        promise.then((got) => {
+          settledOrder.push(got);
+          expect(got).toBe(lsn);
+        }),
+      );
+    };
+    for (let i = 0; i < 20_000; i++) {
+      const r = random();
+      if (r < 0.5) {
+        const promise = wal.append({ i });
+        expectAck(promise, wal.lastLsn);
+      } else if (r < 0.8) {
+        wal.appendNoWait({ i });
+      } else if (r < 0.85) {
+        const lsn = wal.lastLsn;
+        checks.push(wal.waitFor(lsn).then((got) => expect(got).toBe(lsn)));
+      } else if (r < 0.87) {
+        checks.push(wal.sync());
+      } else {
+        // A getter appends while the value is encoded: the nested entry comes first.
+        let nested: Promise<number> | null = null;
+        let nestedLsn = 0;
+        const promise = wal.append({
+          i,
+          get inner() {
+            nested = wal.append({ nested: i });
+            nestedLsn = wal.lastLsn;
+            return 1;
+          },
+        });
+        expect(nestedLsn).toBe(wal.lastLsn - 1);
+        expectAck(nested!, nestedLsn);
+        expectAck(promise, wal.lastLsn);
+      }
+      // Let acknowledgements through now and then, at every phase of a publish group.
+      if (random() < 0.005) await new Promise((resolve) => setImmediate(resolve));
+      else if (random() < 0.01) await Promise.resolve();
+    }
+    await Promise.all(checks);
+    for (let k = 1; k < settledOrder.length; k++)
+      expect(settledOrder[k]).toBeGreaterThan(settledOrder[k - 1]);
+    expect(wal.metrics().pendingAcks).toBe(0);
+    await wal.close();
+    expect((await readAll(dir)).length).toBe(wal.lastLsn);
+  });
+});
