@@ -24,20 +24,34 @@ const RUNS = Number(arg('runs') ?? 5);
 const SECONDS = Number(arg('seconds') ?? 2);
 const AGAINST = arg('against');
 
-const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ringwal-turns-'));
 const other = AGAINST
   ? ((await import(path.resolve(AGAINST, 'src/index.js'))) as { openWal: typeof openWal })
   : null;
-const wal = await openWal(path.join(root, 'this'));
-const otherWal = other ? await other.openWal(path.join(root, 'other')) : null;
-const mine = appendTurn(wal, 1024);
-const theirs: Measure = otherWal ? appendTurn(otherWal, 1024) : ceiling;
 const label = AGAINST ? `this build / ${AGAINST}` : 'ringwal at 1024 in flight / the ceiling';
 
-await takeTurns(mine, theirs, 0.6); // warm-up
+/**
+ * Runs `body` with fresh logs, removed afterwards. Each run starts from empty logs: on this VM
+ * a log that keeps growing slows every write after ~1 GiB (the page cache grows into memory
+ * the host has not backed yet; docs/BENCHMARKS.md, "Session 6"), so later runs on one log
+ * would measure the machine, not the build.
+ */
+async function withFreshLogs<T>(body: (mine: Measure, theirs: Measure) => Promise<T>): Promise<T> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ringwal-turns-'));
+  const wal = await openWal(path.join(root, 'this'));
+  const otherWal = other ? await other.openWal(path.join(root, 'other')) : null;
+  try {
+    return await body(appendTurn(wal, 1024), otherWal ? appendTurn(otherWal, 1024) : ceiling);
+  } finally {
+    await wal.close();
+    await otherWal?.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+await withFreshLogs((mine, theirs) => takeTurns(mine, theirs, 0.6)); // warm-up
 const ratios: number[] = [];
 for (let run = 1; run <= RUNS; run++) {
-  const r = await takeTurns(mine, theirs, SECONDS);
+  const r = await withFreshLogs((mine, theirs) => takeTurns(mine, theirs, SECONDS));
   const ratio = r.entriesPerSec / r.otherPerSec!;
   ratios.push(ratio);
   console.log(
@@ -48,6 +62,3 @@ ratios.sort((a, b) => a - b);
 console.log(
   `${label}: median ${ratios[ratios.length >> 1].toFixed(3)}x (${ratios[0].toFixed(3)}-${ratios.at(-1)!.toFixed(3)}x)`,
 );
-await wal.close();
-await otherWal?.close();
-fs.rmSync(root, { recursive: true, force: true });
