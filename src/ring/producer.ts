@@ -99,7 +99,9 @@ export class RingProducer {
   /**
    * Makes the `length` bytes encoded at `at + RECORD_HEADER_BYTES` in `window` one FULL
    * record of `lsn`. `at` is what `inPlaceOffset()` returned, and the encoding ended inside
-   * the window: the record, padding included, lies within the free run.
+   * the window. The record's padding does too: the window ends on an 8-byte boundary (offsets,
+   * positions and so free space are multiples of 8), so the record, padding included, lies
+   * within the free run.
    */
   commitInPlace(at: number, length: number, lsn: number): void {
     const size = recordBytes(length);

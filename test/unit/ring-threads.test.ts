@@ -2,11 +2,13 @@
  * The ring across two real threads: this thread produces, a worker
  * (test/fixtures/ring-consumer-worker.mjs, running the compiled consumer from dist/) collects,
  * checks every byte, LSN and CRC, and releases. The producer meets a full ring all the time
- * (64 KiB ring, ~170 MB through it) and waits for space with a bounded Atomics.wait.
+ * (64 KiB ring, ~170 MB through it) and waits for space with a bounded Atomics.wait. About
+ * half the entries are written in place, as the encoder writes them (`inPlaceOffset`, bytes
+ * straight into `window`, `commitInPlace`), the rest copied in with `write`.
  */
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { recordBytes } from '../../src/format/constants.js';
+import { RECORD_HEADER_BYTES, recordBytes } from '../../src/format/constants.js';
 import { createRing, maxFragmentPayload, READ_POS, ringViews, WRITE_POS } from '../../src/ring/layout.js';
 import { RingProducer } from '../../src/ring/producer.js';
 import {
@@ -82,14 +84,25 @@ function startConsumer(
  * them over). When the ring is full it publishes and sleeps on READ_POS with a timeout; it
  * gives up (returning why) if the consumer failed or the deadline passes. Returns null when done.
  */
-async function produce(sab: SharedArrayBuffer, status: Int32Array, count: number): Promise<string | null> {
+async function produce(
+  sab: SharedArrayBuffer,
+  status: Int32Array,
+  count: number,
+  counts: { inPlace: number },
+): Promise<string | null> {
   const producer = new RingProducer(sab);
   const control = ringViews(sab).control;
   const pool = new Uint8Array(1024 + 2 * CAPACITY);
   const deadline = Date.now() + DEADLINE_MS;
   for (let lsn = 1; lsn <= count; lsn++) {
+    const length = entryLength(lsn, CAPACITY);
+    if (placeInRing(producer, lsn, length)) {
+      counts.inPlace++;
+      if (Math.imul(lsn, 0x9e3779b1) >>> 29 === 0) producer.publish();
+      continue;
+    }
     const start = poolOffset(lsn);
-    const end = start + entryLength(lsn, CAPACITY);
+    const end = start + length;
     fillEntry(lsn, pool, start, end);
     let from = start;
     while (true) {
@@ -116,13 +129,28 @@ async function produce(sab: SharedArrayBuffer, status: Int32Array, count: number
   return null;
 }
 
+/**
+ * Writes every other entry that fits one record straight into the ring, as the encoder does
+ * (ending at least 10 bytes before the window's end, as msgpackr does); false when it did not.
+ */
+function placeInRing(producer: RingProducer, lsn: number, length: number): boolean {
+  if ((lsn & 1) === 0 || length > MAX_FRAGMENT) return false;
+  const at = producer.inPlaceOffset();
+  const payloadAt = at + RECORD_HEADER_BYTES;
+  if (at < 0 || payloadAt + length > producer.window.length - 10) return false;
+  fillEntry(lsn, producer.window, payloadAt, payloadAt + length);
+  producer.commitInPlace(at, length, lsn);
+  return true;
+}
+
 describe('ring across two threads', () => {
   it('moves 200k entries of random sizes to a consumer thread intact, in order, through a full ring', async () => {
     const sab = createRing(CAPACITY);
     const status = new Int32Array(new SharedArrayBuffer(STATUS_WORDS * 4));
     const { worker, report } = startConsumer(sab, status);
     try {
-      const producerProblem = await produce(sab, status, ENTRIES);
+      const inPlace = { inPlace: 0 };
+      const producerProblem = await produce(sab, status, ENTRIES, inPlace);
       // Also when the producer gave up: the consumer then stops and reports what it got.
       Atomics.store(status, STATUS_PRODUCER_DONE, 1);
       const result = await report;
@@ -135,6 +163,7 @@ describe('ring across two threads', () => {
       const { batches: _, ...counts } = result.counts;
       expect(counts).toEqual(expectedCounts(ENTRIES));
       expect(counts.fragmentedEntries).toBeGreaterThan(0);
+      expect(inPlace.inPlace).toBeGreaterThan(ENTRIES / 4);
       // Both sides end at the same place and the ring is empty.
       expect(Atomics.load(ringViews(sab).control, READ_POS)).toBe(
         Atomics.load(ringViews(sab).control, WRITE_POS),
