@@ -73,3 +73,90 @@ export class PendingAcks {
     }
   }
 }
+
+/**
+ * Appends, acknowledged in groups: the entries appended between two publishes share one
+ * promise, settled once the last of them is acknowledged, and each `append()` gets
+ * `group.then(next)`. That saves a promise executor and its two resolving functions per
+ * entry. Reactions to one promise run in the order they were added, and groups settle in LSN
+ * order, so `next` hands each entry its own LSN from a queue of the LSNs joined (a queue, not
+ * a counter: entries appended without a promise have LSNs in between).
+ */
+export class AppendAcks {
+  /** Closed groups, by their last LSN. */
+  private readonly closed = new PendingAcks();
+  /** The group being filled (not yet published), or null. */
+  private open: Promise<number> | null = null;
+  private openResolve: Resolve = noop;
+  /** LSN of the last entry in the open group. */
+  private openEnd = 0;
+  /** The group the last entry joined. */
+  private joined: Promise<number> = Promise.resolve(0);
+  /** LSNs of entries whose reaction has not run yet, in LSN order, from `head`. */
+  private lsns: number[] = [];
+  private head = 0;
+  private parked: Resolve = noop;
+  private readonly park = (resolve: Resolve): void => {
+    this.parked = resolve;
+  };
+
+  /** Entries joined whose promise has not settled yet. */
+  get size(): number {
+    return this.lsns.length - this.head;
+  }
+
+  /** Whether a group is open or waits to be settled. */
+  get waiting(): boolean {
+    return this.open !== null || this.closed.size > 0;
+  }
+
+  /** Entry `lsn` joins the open group, opening one if none is. */
+  join(lsn: number): void {
+    let group = this.open;
+    if (group === null) {
+      group = this.open = new Promise<number>(this.park);
+      this.openResolve = this.parked;
+    }
+    this.openEnd = lsn;
+    this.lsns.push(lsn);
+    this.joined = group;
+  }
+
+  /** The promise of the entry that joined last: it resolves with that entry's LSN. */
+  promiseOfLast(): Promise<number> {
+    return this.joined.then(this.next);
+  }
+
+  /** Closes the open group: call as it is published, so no group waits on unpublished entries. */
+  close(): void {
+    if (this.open === null) return;
+    this.closed.add(this.openEnd, this.openResolve);
+    this.open = null;
+  }
+
+  /** Settles every closed group whose last LSN is at or below `lsn`. */
+  resolveUpTo(lsn: number): void {
+    this.closed.resolveUpTo(lsn);
+  }
+
+  /** Rejects every group, the open one included. */
+  rejectAll(error: unknown): void {
+    this.close();
+    this.closed.rejectAll(error);
+  }
+
+  private readonly next = (): number => {
+    const lsns = this.lsns;
+    const lsn = lsns[this.head++];
+    if (this.head === lsns.length) {
+      lsns.length = 0;
+      this.head = 0;
+    } else if (this.head > 4096 && this.head * 2 > lsns.length) {
+      this.lsns = lsns.slice(this.head);
+      this.head = 0;
+    }
+    return lsn;
+  };
+}
+
+function noop(): void {}

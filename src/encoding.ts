@@ -67,6 +67,11 @@ const KEEP_BUFFER_BYTES = 1024 * 1024;
  */
 let encoding = false;
 
+/** Whether an encoding is under way: true only for code a value's getter runs. */
+export function encodingUnderWay(): boolean {
+  return encoding;
+}
+
 /**
  * Encodes `value` into `target` from `position` on. The result is `target` when the
  * encoding fit there, ending at least 10 bytes before `target`'s end (msgpackr never writes

@@ -6,8 +6,8 @@
  */
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { PendingAcks, type Resolve } from './durability.js';
-import { doneWith, type Encoded, encode, encodeAt, releaseTarget } from './encoding.js';
+import { AppendAcks, PendingAcks, type Resolve } from './durability.js';
+import { doneWith, type Encoded, encode, encodeAt, encodingUnderWay, releaseTarget } from './encoding.js';
 import { ErrorCode, fromWire, WalError, type WireError } from './errors.js';
 import { flushAtExit, stopFlushingAtExit } from './exit-flush.js';
 import { MAX_LSN, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './format/constants.js';
@@ -98,8 +98,8 @@ export class Wal {
   private backpressureRejections = 0;
   private ackedSeen: number;
   private durableSeen: number;
-  /** Groups of appends, by their last LSN (see "acknowledging appends"). */
-  private readonly groups = new PendingAcks();
+  /** `append()` callers, acknowledged in groups. */
+  private readonly appendAcks = new AppendAcks();
   /** `waitFor()` callers, by LSN. */
   private readonly acks = new PendingAcks();
   private readonly syncs = new PendingAcks();
@@ -237,7 +237,7 @@ export class Wal {
       appendedBytes: this.appendedBytes,
       backpressureRejections: this.backpressureRejections,
       // After a failure every append and wait has settled (rejected, if nothing else).
-      pendingAcks: this.failure ? 0 : this.ackLsns.length - this.ackHead + this.acks.size,
+      pendingAcks: this.failure ? 0 : this.appendAcks.size + this.acks.size,
       ringBytesInUse: this.producer.inFlightBytes,
       ringCapacity: this.ring.capacity,
       overflowEntries: this.overflow.length - this.overflowHead,
@@ -264,7 +264,7 @@ export class Wal {
       return Promise.reject(e);
     }
     if (!this.wakeArmed) this.armWake();
-    return this.joined.then(this.nextAcked);
+    return this.appendAcks.promiseOfLast();
   }
 
   /** Appends a `{ op: 'set', key, value, ts }` entry. */
@@ -480,7 +480,7 @@ export class Wal {
 
   /**
    * Encodes, assigns the next LSN and puts the entry in the ring (or the overflow queue).
-   * With `acked`, the entry joins the open ack group (`joined`) before anything is published.
+   * With `acked`, the entry joins the open group of `appendAcks` before anything is published.
    */
   private enqueue(value: unknown, acked: boolean): number {
     if (this.closing) throw closed();
@@ -490,20 +490,10 @@ export class Wal {
     // An append from inside the encoding of another (a getter in its value) must not touch
     // the ring, where that encoding may be under way: it waits in the overflow queue, and the
     // outer entry, which takes the next LSN, joins it there.
-    const nested = this.encodingEntry;
+    const nested = encodingUnderWay();
     const at = !nested && this.overflowHead === this.overflow.length ? producer.inPlaceOffset() : -1;
-    let encoded: Encoded;
-    this.encodingEntry = true;
-    try {
-      // The common case: the entry is encoded straight into the ring, where it stays.
-      encoded = at < 0 ? encode(value) : encodeAt(value, producer.window, at + RECORD_HEADER_BYTES);
-    } finally {
-      this.encodingEntry = nested;
-      if (!nested && this.nestedQueued) {
-        this.nestedQueued = false;
-        queueMicrotask(this.drainQueued);
-      }
-    }
+    // The common case: the entry is encoded straight into the ring, where it stays.
+    let encoded = at < 0 ? encode(value) : encodeAt(value, producer.window, at + RECORD_HEADER_BYTES);
     const lsn = this.nextLsn; // taken once encoded: entries appended meanwhile come first
     if (at >= 0) {
       const length = encoded.end - encoded.start;
@@ -553,15 +543,18 @@ export class Wal {
     }
     doneWith(encoded);
     this.accepted(lsn, length, acked);
-    if (nested) this.nestedQueued = true;
+    if (nested && !this.drainQueued) {
+      // Moved into the ring once the outer encoding is done, whether or not it succeeds.
+      this.drainQueued = true;
+      queueMicrotask(this.drainNested);
+    }
     return lsn;
   }
 
-  /** Whether an entry is being encoded (into the ring, perhaps): see `enqueue`. */
-  private encodingEntry = false;
-  /** Whether an append nested in an encoding queued its entry, to be moved into the ring after. */
-  private nestedQueued = false;
-  private readonly drainQueued = (): void => {
+  /** Whether a drain of entries queued by nested appends is scheduled. */
+  private drainQueued = false;
+  private readonly drainNested = (): void => {
+    this.drainQueued = false;
     if (!this.failure && this.overflowHead < this.overflow.length) this.drainOverflow();
   };
 
@@ -569,59 +562,9 @@ export class Wal {
   private accepted(lsn: number, length: number, acked: boolean): void {
     this.nextLsn = lsn + 1;
     this.appendedBytes += length;
-    if (acked) this.joinGroup(lsn);
+    if (acked) this.appendAcks.join(lsn);
     this.schedulePublish();
   }
-
-  // ---- acknowledging appends ----
-  //
-  // Appends are acknowledged in groups: the entries appended between two publishes share one
-  // promise, settled once the last of them is acknowledged, and each `append()` returns
-  // `group.then(nextAcked)`. That saves a promise executor and its two resolving functions
-  // per entry. Reactions to one promise run in the order they were added, and groups settle
-  // in LSN order, so `nextAcked` hands each entry its own LSN from `ackLsns` in turn.
-
-  /** The group being filled (not yet published), or null. */
-  private group: Promise<number> | null = null;
-  private groupResolve: Resolve = noop;
-  /** LSN of the last entry in `group`. */
-  private groupEnd = 0;
-  /** The group the last acknowledged entry joined (what `append()` returns a reaction to). */
-  private joined: Promise<number> = Promise.resolve(0);
-  /** LSNs of appends whose reaction has not run yet, in LSN order, from `ackHead`. */
-  private ackLsns: number[] = [];
-  private ackHead = 0;
-
-  private joinGroup(lsn: number): void {
-    let group = this.group;
-    if (group === null) {
-      group = this.group = new Promise<number>(this.park);
-      this.groupResolve = this.parked;
-    }
-    this.groupEnd = lsn;
-    this.ackLsns.push(lsn);
-    this.joined = group;
-  }
-
-  /** Hands the group's resolution over to the acknowledgements: called as it is published. */
-  private closeGroup(): void {
-    if (this.group === null) return;
-    this.groups.add(this.groupEnd, this.groupResolve);
-    this.group = null;
-  }
-
-  private readonly nextAcked = (): number => {
-    const lsns = this.ackLsns;
-    const lsn = lsns[this.ackHead++];
-    if (this.ackHead === lsns.length) {
-      lsns.length = 0;
-      this.ackHead = 0;
-    } else if (this.ackHead > 4096 && this.ackHead * 2 > lsns.length) {
-      this.ackLsns = lsns.slice(this.ackHead);
-      this.ackHead = 0;
-    }
-    return lsn;
-  };
 
   /**
    * Publishes the ring position once per burst rather than per entry: the writer then sees
@@ -645,7 +588,7 @@ export class Wal {
   private unpublishedEntries = 0;
   private publishQueued = false;
   private readonly publishNow = (): void => {
-    this.closeGroup();
+    this.appendAcks.close();
     this.publishQueued = false;
     this.unpublishedEntries = 0;
     this.producer.publish();
@@ -678,7 +621,7 @@ export class Wal {
     const acked = Number(Atomics.load(this.ring.lsns, this.ackSlot));
     if (acked > this.ackedSeen) {
       this.ackedSeen = acked;
-      this.groups.resolveUpTo(acked);
+      this.appendAcks.resolveUpTo(acked);
       this.acks.resolveUpTo(acked);
     }
   }
@@ -714,8 +657,7 @@ export class Wal {
   private hasPending(): boolean {
     return (
       this.acks.size > 0 ||
-      this.groups.size > 0 ||
-      this.group !== null ||
+      this.appendAcks.waiting ||
       this.syncs.size > 0 ||
       this.rotations.size > 0 ||
       this.checkpoints.size > 0 ||
@@ -752,7 +694,7 @@ export class Wal {
   }
 
   private drainOverflow(): void {
-    if (this.encodingEntry) return; // the ring may hold an encoding under way (enqueue)
+    if (encodingUnderWay()) return; // the ring may hold an encoding under way (enqueue)
     const queue = this.overflow;
     let head = this.overflowHead;
     let moved = false;
@@ -813,8 +755,7 @@ export class Wal {
     this.overflow = [];
     this.overflowHead = 0;
     this.overflowBytes = 0;
-    this.closeGroup();
-    this.groups.rejectAll(error);
+    this.appendAcks.rejectAll(error);
     this.acks.rejectAll(error);
     this.syncs.rejectAll(error);
     this.rotations.rejectAll(error);
