@@ -41,6 +41,19 @@ export interface WalErrorDetails {
   path?: string;
   /** Byte offset in `path`, for corruption. */
   offset?: number;
+  /** For WAL_LOCKED: what the lock file says of its holder (host, boot id, PID namespace, pid, since). */
+  holder?: LockHolder;
+}
+
+/** The holder a WAL_LOCKED error names, as its lock file records it ('' where not recorded). */
+export interface LockHolder {
+  host: string;
+  bootId: string;
+  pidNamespace: string;
+  pid: number;
+  start: string;
+  since: string;
+  kernelLock: boolean;
 }
 
 export class WalError extends Error {
@@ -49,6 +62,7 @@ export class WalError extends Error {
   readonly syscall?: string;
   readonly path?: string;
   readonly offset?: number;
+  readonly holder?: LockHolder;
 
   constructor(
     code: ErrorCode,
@@ -63,6 +77,7 @@ export class WalError extends Error {
     if (details.syscall !== undefined) this.syscall = details.syscall;
     if (details.path !== undefined) this.path = details.path;
     if (details.offset !== undefined) this.offset = details.offset;
+    if (details.holder !== undefined) this.holder = details.holder;
   }
 }
 

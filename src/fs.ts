@@ -42,6 +42,28 @@ function onFd<T>(fd: number, call: () => T): T {
   }
 }
 
+/** Files a log creates are private by default (etcd uses 0600 for its WAL; PostgreSQL refuses others' access). */
+export const DEFAULT_FILE_MODE = 0o600;
+/** Directories `openWal` creates: private by default. */
+export const DEFAULT_DIR_MODE = 0o700;
+
+/** chmod refused because the file system keeps no Unix modes (FAT, exFAT, some FUSE): not an error. */
+const NO_UNIX_MODES = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/**
+ * Gives a file or directory this process just created exactly `mode`: open() and mkdir() apply
+ * the process umask, which would make a configured group-readable mode private (or, with umask
+ * 0, leave nothing to do). File systems without Unix modes ignore or refuse the change; their
+ * mount options (uid, gid, fmask, dmask) decide who can read, and docs/DURABILITY.md says so.
+ */
+export function setCreatedMode(fd: number, mode: number, currentMode?: number): void {
+  try {
+    if (((currentMode ?? fs.fstatSync(fd).mode) & 0o777) !== mode) fs.fchmodSync(fd, mode);
+  } catch (e) {
+    if (!NO_UNIX_MODES.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+  }
+}
+
 const { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_TRUNC, O_EXCL, O_NONBLOCK } = fs.constants;
 /**
  * The open flags the log uses, non-blocking: a FIFO where a segment, a checkpoint or a draft
@@ -63,23 +85,36 @@ export function notRegularFile(path: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`not a regular file: '${path}'`), { code: 'EFTYPE', syscall: 'open', path });
 }
 
-/** Opens `path` without blocking and refuses anything but a regular file or a directory. */
-function openFileOrDirectory(path: string, flags: string, mode?: number): number {
+/**
+ * Opens `path` without blocking and refuses anything but a regular file or a directory. A
+ * file opened to be written ('w', 'wx') gets `mode` exactly, whatever the umask.
+ */
+function openFileOrDirectory(path: string, flags: string, mode: number): number {
   const fd = fs.openSync(path, OPEN_FLAGS[flags] ?? flags, mode);
-  const stat = fs.fstatSync(fd);
-  if (!stat.isFile() && !stat.isDirectory()) {
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile() && !stat.isDirectory()) throw notRegularFile(path);
+    if (flags === 'w' || flags === 'wx') setCreatedMode(fd, mode, stat.mode);
+  } catch (e) {
     fs.closeSync(fd);
-    throw notRegularFile(path);
+    throw e;
   }
   return fd;
 }
 
+/** The real file system; files it creates get `fileMode` (docs/DURABILITY.md, "Who can read a log"). */
+export function nodeFileSystem(fileMode: number): FileSystem {
+  return { ...nodeFs, openSync: (path, flags, mode) => openNamed(path, flags, mode ?? fileMode) };
+}
+
+function openNamed(path: string, flags: string, mode: number): number {
+  const fd = openFileOrDirectory(path, flags, mode);
+  pathOfFd.set(fd, path);
+  return fd;
+}
+
 export const nodeFs: FileSystem = {
-  openSync: (path, flags, mode) => {
-    const fd = openFileOrDirectory(path, flags, mode);
-    pathOfFd.set(fd, path);
-    return fd;
-  },
+  openSync: (path, flags, mode) => openNamed(path, flags, mode ?? DEFAULT_FILE_MODE),
   closeSync: (fd) => {
     pathOfFd.delete(fd);
     fs.closeSync(fd);
@@ -98,11 +133,24 @@ export const nodeFs: FileSystem = {
   existsSync: (path) => fs.existsSync(path),
 };
 
-/** Makes a directory's entries (new, renamed, removed files) durable. Linux supports fsync on a directory fd. */
+/**
+ * errnos with which some file systems refuse fsync on a directory as an operation they do not
+ * have (some FUSE and network file systems say EINVAL), not as a failed write-back. PostgreSQL
+ * ignores EINVAL there too (fsync_fname_ext); any other error is a failed sync.
+ */
+export const DIRECTORY_SYNC_UNSUPPORTED = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/**
+ * Makes a directory's entries (new, renamed, removed files) durable. Linux supports fsync on a
+ * directory fd; where the file system does not, its own guarantees for names are all there is
+ * (docs/DURABILITY.md, "File systems").
+ */
 export function syncDirectory(fsys: FileSystem, dir: string): void {
   const fd = fsys.openSync(dir, 'r');
   try {
     fsys.fsyncSync(fd);
+  } catch (e) {
+    if (!DIRECTORY_SYNC_UNSUPPORTED.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
   } finally {
     fsys.closeSync(fd);
   }

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode, WalError } from './errors.js';
-import { DirectoryLock } from './lock.js';
+import { DIRECTORY_SYNC_UNSUPPORTED, setCreatedMode } from './fs.js';
+import { DirectoryLock } from './lock/directory-lock.js';
 import { fillOptions, type WalOptions } from './options.js';
 import { Wal } from './wal.js';
 import type { WriterData } from './writer/messages.js';
@@ -15,11 +16,17 @@ export function openWal(dir: string, options?: WalOptions): Promise<Wal> {
   return openWalWith(dir, options, {});
 }
 
+/** @internal Test seams of `openWal`. */
+export interface OpenInternals extends Pick<WriterData, 'faultFs'> {
+  /** false: the identity-only directory lock, as on a platform without kernel locks. */
+  kernelLock?: boolean;
+}
+
 /** @internal `openWal` with test seams; not exported from the package. */
 export async function openWalWith(
   dir: string,
   options: WalOptions | undefined,
-  internals: Pick<WriterData, 'faultFs'>,
+  internals: OpenInternals,
 ): Promise<Wal> {
   const filled = fillOptions(options);
   if (os.endianness() !== 'LE') {
@@ -31,7 +38,7 @@ export async function openWalWith(
   }
   const absolute = path.resolve(dir);
   try {
-    await createDirectoryDurably(absolute);
+    await createDirectoryDurably(absolute, filled.dirMode);
   } catch (cause) {
     const e = cause as NodeJS.ErrnoException;
     throw new WalError(
@@ -43,7 +50,11 @@ export async function openWalWith(
   }
   let lock: DirectoryLock;
   try {
-    lock = DirectoryLock.acquire(absolute);
+    lock = DirectoryLock.acquire(absolute, {
+      fileMode: filled.fileMode,
+      breakLock: filled.breakLock,
+      kernelLock: internals.kernelLock,
+    });
   } catch (cause) {
     if (cause instanceof WalError) throw cause;
     const e = cause as NodeJS.ErrnoException;
@@ -55,7 +66,7 @@ export async function openWalWith(
     );
   }
   try {
-    return await Wal.start(absolute, filled, lock, internals);
+    return await Wal.start(absolute, filled, lock, { faultFs: internals.faultFs });
   } catch (e) {
     lock.release();
     throw e;
@@ -68,7 +79,7 @@ export async function openWalWith(
  * mkdir never returns for some paths (under /proc, where mkdir fails with ENOENT below a
  * parent that exists, it retries forever), and a bad path must be an error, not a hang.
  */
-async function createDirectoryDurably(dir: string): Promise<void> {
+async function createDirectoryDurably(dir: string, mode: number): Promise<void> {
   const missing: string[] = []; // deepest first
   for (let at = dir; ; ) {
     let stat: fs.Stats;
@@ -90,19 +101,32 @@ async function createDirectoryDurably(dir: string): Promise<void> {
     }
     break;
   }
+  const created: string[] = [];
   for (let k = missing.length - 1; k >= 0; k--) {
     try {
-      await fs.promises.mkdir(missing[k]);
+      await fs.promises.mkdir(missing[k], mode);
+      created.push(missing[k]);
     } catch (cause) {
       // Another process created it meanwhile: fine if it is a directory (the next mkdir or
-      // the lock will tell otherwise).
+      // the lock will tell otherwise), and its mode is that process's business.
       if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') throw cause;
     }
   }
-  for (const created of missing) {
-    const handle = await fs.promises.open(path.dirname(created), 'r');
+  for (const made of created) {
+    // mkdir applied the umask; the mode must be exactly what was asked for.
+    const handle = await fs.promises.open(made, 'r');
+    try {
+      setCreatedMode(handle.fd, mode);
+    } finally {
+      await handle.close();
+    }
+  }
+  for (const made of missing) {
+    const handle = await fs.promises.open(path.dirname(made), 'r');
     try {
       await handle.sync();
+    } catch (cause) {
+      if (!DIRECTORY_SYNC_UNSUPPORTED.has((cause as NodeJS.ErrnoException).code ?? '')) throw cause;
     } finally {
       await handle.close();
     }

@@ -4,6 +4,7 @@
  * message names the option.
  */
 import { ErrorCode, WalError } from './errors.js';
+import { DEFAULT_DIR_MODE, DEFAULT_FILE_MODE } from './fs.js';
 import {
   type CorruptionHandler,
   checkCorruptionHandler,
@@ -82,6 +83,29 @@ export interface WalOptions {
   recovery?: RecoveryMode;
   /** Called on open for each drop recovery made (also listed in `wal.recoveryReport`). */
   onCorruption?: CorruptionHandler;
+  /**
+   * Permission bits of every file the log creates (segments, CHECKPOINT, LOCK, copies set
+   * aside by recovery), applied exactly whatever the process umask. Default `0o600`: entries
+   * often hold user data, and on a shared host no other user should read them. Give a group
+   * read access (`0o640`) for a shipper or backup running as another user. Must include
+   * `0o600` (the owner reads and writes). Existing files keep their mode.
+   */
+  fileMode?: number;
+  /**
+   * Permission bits of directories `openWal` creates (the log directory and any missing
+   * parents). Default: `0o700`, plus search and read for whoever `fileMode` lets read
+   * (`0o750` for `fileMode: 0o640`). Must include `0o700`. An existing directory's mode is
+   * left alone: set it yourself (docs/DURABILITY.md, "Who can read a log").
+   */
+  dirMode?: number;
+  /**
+   * Take over the directory lock even when its holder cannot be told dead from here: a
+   * holder in another PID namespace (another container) on a platform without kernel locks,
+   * on another host, or with an unreadable lock record. Refused (WAL_LOCKED) while the holder
+   * is provably alive. Default false. Use only once you have made sure no process still
+   * writes this log: two writers on one log lose acknowledged entries.
+   */
+  breakLock?: boolean;
 }
 
 /**
@@ -123,6 +147,9 @@ export interface FilledOptions {
   preallocate: boolean;
   recovery: RecoveryMode;
   onCorruption: CorruptionHandler | undefined;
+  fileMode: number;
+  dirMode: number;
+  breakLock: boolean;
 }
 
 export const DEFAULTS: FilledOptions = {
@@ -138,6 +165,9 @@ export const DEFAULTS: FilledOptions = {
   preallocate: true,
   recovery: DEFAULT_RECOVERY,
   onCorruption: undefined,
+  fileMode: DEFAULT_FILE_MODE,
+  dirMode: DEFAULT_DIR_MODE,
+  breakLock: false,
   retention: {
     maxSegments: Number.POSITIVE_INFINITY,
     maxBytes: Number.POSITIVE_INFINITY,
@@ -196,6 +226,36 @@ function fillRetention(retention: RetentionOptions | undefined): FilledRetention
   };
 }
 
+/** A permission mode: an integer of at most 0o777 that grants the owner at least `required`. */
+function modeOf(
+  options: WalOptions,
+  name: 'fileMode' | 'dirMode',
+  required: number,
+  fallback: number,
+): number {
+  const value = options[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0o777) {
+    throw invalid(name, 'a permission mode from 0 to 0o777 (for example 0o600)', value);
+  }
+  if ((value & required) !== required) {
+    throw invalid(
+      name,
+      `a mode that includes 0o${required.toString(8)} (the log's owner needs it)`,
+      `0o${value.toString(8)}`,
+    );
+  }
+  return value;
+}
+
+/** A directory mode for files of `fileMode`: rwx for the owner, r-x for whoever may read the files. */
+function dirModeFor(fileMode: number): number {
+  let mode = DEFAULT_DIR_MODE;
+  if (fileMode & 0o040) mode |= 0o050;
+  if (fileMode & 0o004) mode |= 0o005;
+  return mode;
+}
+
 export function fillOptions(options: WalOptions | undefined): FilledOptions {
   if (options === undefined) return { ...DEFAULTS, retention: { ...DEFAULTS.retention } };
   if (options === null || typeof options !== 'object') throw invalid('', 'an object', options);
@@ -211,6 +271,7 @@ export function fillOptions(options: WalOptions | undefined): FilledOptions {
   const ringBytes = integerIn(options, 'ringBytes', 64 * 1024, 1024 ** 3);
   if ((ringBytes & (ringBytes - 1)) !== 0) throw invalid('ringBytes', 'a power of two', ringBytes);
   const maxEntryBytes = integerIn(options, 'maxEntryBytes', 1, MAX_ENTRY_BYTES);
+  const fileMode = modeOf(options, 'fileMode', 0o600, DEFAULT_FILE_MODE);
   return {
     sync,
     syncIntervalMs: integerIn(options, 'syncIntervalMs', 1, 3_600_000),
@@ -225,5 +286,8 @@ export function fillOptions(options: WalOptions | undefined): FilledOptions {
     preallocate: booleanOf(options.preallocate, 'preallocate', DEFAULTS.preallocate),
     recovery: checkRecoveryMode(options.recovery, 'options.recovery'),
     onCorruption: checkCorruptionHandler(options.onCorruption, 'options.onCorruption'),
+    fileMode,
+    dirMode: modeOf(options, 'dirMode', 0o700, dirModeFor(fileMode)),
+    breakLock: booleanOf(options.breakLock, 'breakLock', DEFAULTS.breakLock),
   };
 }

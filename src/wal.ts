@@ -12,7 +12,7 @@ import { ErrorCode, fromWire, WalError, type WireError } from './errors.js';
 import { flushAtExit, stopFlushingAtExit } from './exit-flush.js';
 import { MAX_LSN, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './format/constants.js';
 import { decodeSegmentHeader } from './format/segment-header.js';
-import type { DirectoryLock } from './lock.js';
+import type { DirectoryLock } from './lock/directory-lock.js';
 import { snapshot, type WalMetrics } from './metrics.js';
 import type { FilledOptions } from './options.js';
 import { type ReadOptions, readWal, type WalEntry } from './reader/read-wal.js';
@@ -178,6 +178,7 @@ export class Wal {
       preallocate: options.preallocate,
       retention: options.retention,
       recovery: options.recovery,
+      fileMode: options.fileMode,
     };
     const workerData: WriterData = { sab, config, ...internals };
     const worker = new Worker(workerUrl('writer'), { workerData, name: 'ringwal-writer' });

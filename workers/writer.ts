@@ -4,17 +4,18 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ErrorCode, ioError, toWire, WalError } from '../src/errors.js';
-import { type FileSystem, nodeFs } from '../src/fs.js';
+import { DEFAULT_FILE_MODE, type FileSystem, nodeFileSystem } from '../src/fs.js';
 import { LogWriter } from '../src/writer/log-writer.js';
 import type { WriterData, WriterMessage } from '../src/writer/messages.js';
 
 const { sab, config, faultFs } = workerData as WriterData;
-let fsys: FileSystem = nodeFs;
+const base = nodeFileSystem(config.fileMode ?? DEFAULT_FILE_MODE);
+let fsys: FileSystem = base;
 if (faultFs) {
   const { wrapFs } = (await import(faultFs.module)) as {
     wrapFs: (fs: FileSystem, plan: unknown) => FileSystem;
   };
-  fsys = wrapFs(nodeFs, faultFs.plan);
+  fsys = wrapFs(base, faultFs.plan);
 }
 const writer = new LogWriter(fsys, sab, config);
 let ready: WriterMessage;

@@ -72,6 +72,8 @@ export interface WriterConfig {
   retention: FilledRetention;
   /** What open does with damage (src/recovery/policy.ts). Default `'tolerate-tail'`. */
   recovery?: RecoveryMode;
+  /** Mode of the files the writer creates (the `fileMode` option); read by the worker shell's file system. */
+  fileMode?: number;
 }
 
 /** How long the writer watches for more work before it sleeps. */
