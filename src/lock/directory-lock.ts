@@ -123,7 +123,9 @@ function acquireKernelLock(dir: string, path: string, options: LockOptions): Dir
           owner.kernelLock && owner.bootId !== '' && owner.bootId === me.bootId
             ? { kind: 'dead', why: 'the kernel no longer holds its lock' }
             : judgeOwner(owner, me);
-        refuseUnlessTakeable(dir, path, owner, me, verdict, options.breakLock);
+        if (!takeable(verdict, options.breakLock)) {
+          throw lockedError(dir, path, owner, me, verdict, options.breakLock);
+        }
       }
       writeRecordInPlace(fd, encodeOwner(me));
       kept = true;
@@ -168,7 +170,8 @@ function acquireByIdentity(dir: string, path: string, options: LockOptions): Dir
       const text = settledRecord(() => readOrNull(path));
       const owner = parseOwner(text);
       const verdict = owner !== null ? judgeOwner(owner, me) : unreadableRecord(path);
-      refuseUnlessTakeable(dir, path, owner, me, verdict, options.breakLock);
+      if (!takeable(verdict, options.breakLock))
+        throw lockedError(dir, path, owner, me, verdict, options.breakLock);
       takeOver(path, text);
     }
     throw new WalError(ErrorCode.LOCKED, `${dir} is locked: lost the race to take over a stale lock`, {
@@ -179,17 +182,9 @@ function acquireByIdentity(dir: string, path: string, options: LockOptions): Dir
   }
 }
 
-function refuseUnlessTakeable(
-  dir: string,
-  path: string,
-  owner: OwnerRecord | null,
-  me: OwnerRecord,
-  verdict: Verdict,
-  breakLock: boolean,
-): void {
-  if (verdict.kind === 'dead') return;
-  if (verdict.kind === 'unknown' && breakLock) return;
-  throw lockedError(dir, path, owner, me, verdict, breakLock);
+/** A dead owner's lock is taken over; one that cannot be told dead only with `breakLock`. */
+function takeable(verdict: Verdict, breakLock: boolean): boolean {
+  return verdict.kind === 'dead' || (verdict.kind === 'unknown' && breakLock);
 }
 
 function lockedError(
