@@ -17,8 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { nodeFs } from '../src/fs.js';
 import { openWal, readWal, recoverState } from '../src/index.js';
 import { MAX_ENTRY_BYTES } from '../src/options.js';
-import { scanSegmentFile } from '../src/reader/scan-file.js';
 import { listSegments } from '../src/segment/naming.js';
+import { scanSegmentFile } from '../src/segment/scan-file.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

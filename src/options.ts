@@ -11,7 +11,7 @@ import {
   checkRecoveryMode,
   DEFAULT_RECOVERY,
   type RecoveryMode,
-} from './recovery/policy.js';
+} from './reader/policy.js';
 
 export type SyncMode = 'always' | 'interval' | 'none';
 

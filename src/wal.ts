@@ -15,9 +15,9 @@ import { decodeSegmentHeader } from './format/segment-header.js';
 import type { DirectoryLock } from './lock/directory-lock.js';
 import { snapshot, type WalMetrics } from './metrics.js';
 import type { FilledOptions } from './options.js';
+import type { CorruptionReport, RecoveryMode } from './reader/policy.js';
 import { type ReadOptions, readWal, type WalEntry } from './reader/read-wal.js';
 import { openSegment, segmentReadError } from './reader/segment-list.js';
-import type { CorruptionReport, RecoveryMode } from './recovery/policy.js';
 import {
   ACTIVE_SEGMENT_BYTES,
   CHECKPOINT_DONE,

@@ -6,8 +6,8 @@
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { toWire, WalError } from '../src/errors.js';
 import { nodeFs } from '../src/fs.js';
+import { type ReplayTask, reduceSegment } from '../src/kv/reduce-segment.js';
 import { segmentReadError } from '../src/reader/segment-list.js';
-import { type ReplayTask, reduceSegment } from '../src/recovery/reduce-segment.js';
 
 export default function replay(task: ReplayTask): unknown {
   let state: ReturnType<typeof reduceSegment>;

@@ -12,9 +12,9 @@
 import { Piscina } from 'piscina';
 import { decodeBackToBack, decodeStored } from '../encoding.js';
 import { fromWire } from '../errors.js';
-import type { ReaderPolicy } from '../recovery/policy.js';
 import type { SegmentFile } from '../segment/naming.js';
 import { workerUrl } from '../worker-path.js';
+import type { ReaderPolicy } from './policy.js';
 import type { RangeAnswer, RangeResult, RangeTask } from './read-range.js';
 import type { WalEntry } from './read-wal.js';
 import { Breather } from './segment-list.js';

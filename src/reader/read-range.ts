@@ -10,9 +10,9 @@
  * risking a false match inside a payload, so ranges are never guessed.
  */
 import type { WireError } from '../errors.js';
+import { type Damage, type ScanSummary, scanSegment, summarize } from '../format/segment-scanner.js';
 import type { FileSystem } from '../fs.js';
-import { readInto } from './scan-file.js';
-import { type Damage, type ScanSummary, scanSegment, summarize } from './segment-scanner.js';
+import { readInto } from '../segment/scan-file.js';
 
 export interface RangeTask {
   path: string;

@@ -7,18 +7,18 @@
 import type * as fs from 'node:fs';
 import { decodeStored } from '../encoding.js';
 import { ErrorCode, WalError } from '../errors.js';
+import { type ScanResult, scanSegment, summarize } from '../format/segment-scanner.js';
 import { MAX_ENTRY_BYTES } from '../options.js';
+import type { SegmentFile } from '../segment/naming.js';
+import { readParallel } from './parallel-read.js';
 import {
   type CorruptionHandler,
   checkCorruptionHandler,
   checkRecoveryMode,
   ReaderPolicy,
   type RecoveryMode,
-} from '../recovery/policy.js';
-import type { SegmentFile } from '../segment/naming.js';
-import { readParallel } from './parallel-read.js';
+} from './policy.js';
 import { Breather, checkDir, openSegment, segmentReadError } from './segment-list.js';
-import { type ScanResult, scanSegment, summarize } from './segment-scanner.js';
 import { SegmentWalk } from './segment-walk.js';
 
 export interface ReadOptions {

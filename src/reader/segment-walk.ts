@@ -5,8 +5,10 @@
  * readers only read entries; this decides what happens between segments
  * (docs/FORMAT.md "Reading: live tail versus sealed segments").
  */
-import { judgeEnd, type ReaderPolicy } from '../recovery/policy.js';
+
+import type { ScanSummary } from '../format/segment-scanner.js';
 import type { SegmentFile } from '../segment/naming.js';
+import { judgeEnd, type ReaderPolicy } from './policy.js';
 import {
   CONFIRM_DELAY_MS,
   emptyLastSegment,
@@ -14,7 +16,6 @@ import {
   listSegmentsAsync,
   vanished,
 } from './segment-list.js';
-import type { ScanSummary } from './segment-scanner.js';
 
 export class SegmentWalk {
   private segments: SegmentFile[] = [];

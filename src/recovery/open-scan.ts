@@ -1,6 +1,6 @@
 /**
  * What the writer does on open, before the first append: find the last valid entry, act on
- * damage as the recovery mode says (src/recovery/policy.ts), and say where appending
+ * damage as the recovery mode says (src/reader/policy.ts), and say where appending
  * continues. Nothing is ever destroyed: bytes cut from a segment are first copied next to it
  * (`<segment>.torn-<offset>` for a torn tail, `<segment>.broken-<offset>` for corruption), and
  * whole segments are renamed (`<segment>.broken`), each copy durable before the cut.
@@ -17,10 +17,16 @@
 
 import { SEGMENT_HEADER_BYTES } from '../format/constants.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
+import type { ScanResult } from '../format/segment-scanner.js';
 import { type FileSystem, syncDirectory, writeFileSynced } from '../fs.js';
 import { MAX_ENTRY_BYTES } from '../options.js';
-import { readAt, scanSegmentFile } from '../reader/scan-file.js';
-import type { ScanResult } from '../reader/segment-scanner.js';
+import {
+  type CorruptionReport,
+  corruptError,
+  judgeEnd,
+  lsnsLost,
+  type RecoveryMode,
+} from '../reader/policy.js';
 import {
   listSegments,
   NEXT_SEGMENT_DRAFT,
@@ -28,7 +34,7 @@ import {
   type SegmentFile,
   TEMP_SUFFIX,
 } from '../segment/naming.js';
-import { type CorruptionReport, corruptError, judgeEnd, lsnsLost, type RecoveryMode } from './policy.js';
+import { readAt, scanSegmentFile } from '../segment/scan-file.js';
 
 export interface OpenState {
   /** LSN of the last valid entry; 0 for an empty log. */

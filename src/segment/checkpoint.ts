@@ -14,7 +14,7 @@
 import { ErrorCode, WalError } from '../errors.js';
 import { crc32c } from '../format/crc32c.js';
 import { type FileSystem, syncDirectory, writeFileSynced } from '../fs.js';
-import { readAt } from '../reader/scan-file.js';
+import { readAt } from './scan-file.js';
 
 export const CHECKPOINT_FILE = 'CHECKPOINT';
 const MAGIC = 0x4b435752; // "RWCK" little-endian

@@ -7,8 +7,8 @@ import { SEGMENT_HEADER_BYTES } from '../format/constants.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
 import { type FileSystem, syncDirectory } from '../fs.js';
 import type { FilledRetention } from '../options.js';
-import { readAt } from '../reader/scan-file.js';
 import { listSegments } from './naming.js';
+import { readAt } from './scan-file.js';
 
 export interface SegmentRecord {
   name: string;

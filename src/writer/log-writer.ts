@@ -18,9 +18,8 @@ import { encodeSegmentHeader } from '../format/segment-header.js';
 import { type FileSystem, syncDirectory, writeFileSynced, writeFully } from '../fs.js';
 import { WriterMetrics } from '../metrics.js';
 import type { FilledRetention, SyncMode } from '../options.js';
-import { readAt } from '../reader/scan-file.js';
+import { corruptError, DEFAULT_RECOVERY, type RecoveryMode } from '../reader/policy.js';
 import { type OpenState, recoverOnOpen } from '../recovery/open-scan.js';
-import { corruptError, DEFAULT_RECOVERY, type RecoveryMode } from '../recovery/policy.js';
 import { RingConsumer } from '../ring/consumer.js';
 import {
   ACTIVE_SEGMENT_BYTES,
@@ -51,6 +50,7 @@ import {
 } from '../ring/layout.js';
 import { CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from '../segment/checkpoint.js';
 import { NEXT_SEGMENT_DRAFT, SYNC_FAILED_FILE, segmentName, TEMP_SUFFIX } from '../segment/naming.js';
+import { readAt } from '../segment/scan-file.js';
 import { SegmentSet } from '../segment/segment-set.js';
 
 export interface WriterConfig {
@@ -70,7 +70,7 @@ export interface WriterConfig {
   /** Keep zero-filled, synced space ahead of the write position (see `preallocate`). */
   preallocate: boolean;
   retention: FilledRetention;
-  /** What open does with damage (src/recovery/policy.ts). Default `'tolerate-tail'`. */
+  /** What open does with damage (src/reader/policy.ts). Default `'tolerate-tail'`. */
   recovery?: RecoveryMode;
   /** Mode of the files the writer creates (the `fileMode` option); read by the worker shell's file system. */
   fileMode?: number;

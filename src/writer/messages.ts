@@ -1,6 +1,6 @@
 /** What the main thread and the writer thread tell each other outside shared memory (only at start). */
 import type { WireError } from '../errors.js';
-import type { CorruptionReport } from '../recovery/policy.js';
+import type { CorruptionReport } from '../reader/policy.js';
 import type { WriterConfig } from './log-writer.js';
 
 export interface WriterData {

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { readEnvelope, skipValue } from '../../src/recovery/kv-envelope.js';
+import { readEnvelope, skipValue } from '../../src/kv/kv-envelope.js';
 
 const packr = new Packr({ useRecords: false });
 

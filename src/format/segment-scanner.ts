@@ -6,7 +6,7 @@
  * share one parser.
  *
  * Where a walk meets bytes it cannot accept, it also looks at what lies after them (see
- * `Damage`): the recovery policy (src/recovery/policy.ts) tells a torn tail from corruption
+ * `Damage`): the recovery policy (src/reader/policy.ts) tells a torn tail from corruption
  * by it, and with `skipCorrupt` the walk resumes at the next valid record.
  */
 import {
@@ -15,9 +15,9 @@ import {
   RecordFlag,
   RecordType,
   SEGMENT_HEADER_BYTES,
-} from '../format/constants.js';
-import { parseRecord } from '../format/record.js';
-import { decodeSegmentHeader, type SegmentHeader } from '../format/segment-header.js';
+} from './constants.js';
+import { parseRecord } from './record.js';
+import { decodeSegmentHeader, type SegmentHeader } from './segment-header.js';
 
 export interface ScannedEntry {
   kind: 'entry';

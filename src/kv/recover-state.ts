@@ -2,9 +2,6 @@ import * as os from 'node:os';
 import { Piscina } from 'piscina';
 import { ErrorCode, fromWire, WalError, type WireError } from '../errors.js';
 import { MAX_ENTRY_BYTES } from '../options.js';
-import { CONFIRM_DELAY_MS, checkDir, isAllZeros, listSegmentsAsync } from '../reader/segment-list.js';
-import { workerUrl } from '../worker-path.js';
-import { MergedState } from './merged-state.js';
 import {
   type CorruptionHandler,
   checkCorruptionHandler,
@@ -12,7 +9,10 @@ import {
   judgeEnd,
   ReaderPolicy,
   type RecoveryMode,
-} from './policy.js';
+} from '../reader/policy.js';
+import { CONFIRM_DELAY_MS, checkDir, isAllZeros, listSegmentsAsync } from '../reader/segment-list.js';
+import { workerUrl } from '../worker-path.js';
+import { MergedState } from './merged-state.js';
 import type { ReplayTask, SegmentState } from './reduce-segment.js';
 
 export interface RecoverStateOptions {

@@ -9,9 +9,9 @@
  * decoding them, and each worker's heap would grow with the objects.
  */
 import { decodeStored } from '../encoding.js';
+import { type ScanSummary, summarize } from '../format/segment-scanner.js';
 import type { FileSystem } from '../fs.js';
-import { scanSegmentFile } from '../reader/scan-file.js';
-import { type ScanSummary, summarize } from '../reader/segment-scanner.js';
+import { scanSegmentFile } from '../segment/scan-file.js';
 import { readEnvelope } from './kv-envelope.js';
 
 /** A replay pool task (workers/replay.ts): a path, never data; the worker reads the file itself. */

@@ -1,6 +1,12 @@
 /** The synchronous driver of `scanSegment`, for the writer thread's recovery scan and the replay workers. */
+
+import {
+  type ScannedEntry,
+  type ScanOptions,
+  type ScanResult,
+  scanSegment,
+} from '../format/segment-scanner.js';
 import type { FileSystem } from '../fs.js';
-import { type ScannedEntry, type ScanOptions, type ScanResult, scanSegment } from './segment-scanner.js';
 
 /**
  * Walks `path`, calling `onEntry` for each entry. An entry's payload is valid only during

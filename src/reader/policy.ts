@@ -5,7 +5,7 @@
  * "Recovery modes" is the specification.
  */
 import { ErrorCode, WalError } from '../errors.js';
-import type { Damage, ScanResult } from '../reader/segment-scanner.js';
+import type { Damage, ScanResult } from '../format/segment-scanner.js';
 import type { SegmentFile } from '../segment/naming.js';
 
 /**
