@@ -155,3 +155,11 @@ export function ioError(
   }
   return new WalError(ErrorCode.IO_ERROR, `I/O error during ${during}: ${what}`, details, { cause });
 }
+
+/** Damage a recovery mode does not tolerate, at `offset` in segment `path`. */
+export function corruptError(path: string, offset: number, reason: string): WalError {
+  return new WalError(ErrorCode.CORRUPT, `${path} is corrupt at offset ${offset}: ${reason}`, {
+    path,
+    offset,
+  });
+}

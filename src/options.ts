@@ -5,13 +5,67 @@
  */
 import { ErrorCode, WalError } from './errors.js';
 import { DEFAULT_DIR_MODE, DEFAULT_FILE_MODE } from './fs.js';
-import {
-  type CorruptionHandler,
-  checkCorruptionHandler,
-  checkRecoveryMode,
-  DEFAULT_RECOVERY,
-  type RecoveryMode,
-} from './reader/policy.js';
+
+/**
+ * RocksDB's WAL recovery modes:
+ * - `'strict'`: any damage is an error, a torn tail included (open fails; nothing changes).
+ * - `'tolerate-tail'` (default): only the end of the last segment may be dropped, and only
+ *   when it cannot hold an acknowledged entry; any other damage is an error.
+ * - `'point-in-time'`: stop at the first damage; it and everything after it are dropped.
+ * - `'skip-corrupt'`: skip damaged records and keep going (LSNs may then have gaps).
+ */
+export type RecoveryMode = 'strict' | 'tolerate-tail' | 'point-in-time' | 'skip-corrupt';
+
+export const RECOVERY_MODES: readonly RecoveryMode[] = [
+  'strict',
+  'tolerate-tail',
+  'point-in-time',
+  'skip-corrupt',
+];
+
+export const DEFAULT_RECOVERY: RecoveryMode = 'tolerate-tail';
+
+/** One drop: bytes of a segment that recovery (or a reader) did not take, and why. */
+export interface CorruptionReport {
+  /** The segment's file name. */
+  segment: string;
+  /** File offset of the first byte dropped (0 for a whole segment). */
+  offset: number;
+  /** How many bytes were dropped from `offset`. */
+  bytes: number;
+  reason: string;
+  /**
+   * `'torn-tail'`: the end of the last segment, which no acknowledgement can have covered
+   * (an interrupted write). `'corruption'`: damage to bytes that may have been acknowledged.
+   */
+  kind: 'torn-tail' | 'corruption';
+  /** LSNs of the entries lost, where known (`to` null: up to the end of the log). */
+  lsns: { from: number; to: number | null } | null;
+  /** What was done: where a truncated file's bytes were kept, a renamed file's new name, or what a reader skipped. */
+  action: string;
+}
+
+export type CorruptionHandler = (report: CorruptionReport) => void;
+
+export function checkRecoveryMode(value: unknown, name: string): RecoveryMode {
+  if (value === undefined) return DEFAULT_RECOVERY;
+  if (!RECOVERY_MODES.includes(value as RecoveryMode)) {
+    const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+    throw new WalError(
+      ErrorCode.INVALID_OPTION,
+      `${name} must be one of ${RECOVERY_MODES.map((m) => `'${m}'`).join(', ')}; got ${shown}`,
+    );
+  }
+  return value as RecoveryMode;
+}
+
+export function checkCorruptionHandler(value: unknown, name: string): CorruptionHandler | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') {
+    throw new WalError(ErrorCode.INVALID_OPTION, `${name} must be a function`);
+  }
+  return value as CorruptionHandler;
+}
 
 export type SyncMode = 'always' | 'interval' | 'none';
 

@@ -4,70 +4,22 @@
  * repairing files; readers (readWal, recoverState) by what they deliver. docs/FORMAT.md
  * "Recovery modes" is the specification.
  */
-import { ErrorCode, WalError } from '../errors.js';
+import { corruptError } from '../errors.js';
 import type { Damage, ScanResult } from '../format/segment-scanner.js';
+import type { CorruptionHandler, CorruptionReport, RecoveryMode } from '../options.js';
 import type { SegmentFile } from '../segment/naming.js';
 
-/**
- * RocksDB's WAL recovery modes:
- * - `'strict'`: any damage is an error, a torn tail included (open fails; nothing changes).
- * - `'tolerate-tail'` (default): only the end of the last segment may be dropped, and only
- *   when it cannot hold an acknowledged entry; any other damage is an error.
- * - `'point-in-time'`: stop at the first damage; it and everything after it are dropped.
- * - `'skip-corrupt'`: skip damaged records and keep going (LSNs may then have gaps).
- */
-export type RecoveryMode = 'strict' | 'tolerate-tail' | 'point-in-time' | 'skip-corrupt';
-
-export const RECOVERY_MODES: readonly RecoveryMode[] = [
-  'strict',
-  'tolerate-tail',
-  'point-in-time',
-  'skip-corrupt',
-];
-
-export const DEFAULT_RECOVERY: RecoveryMode = 'tolerate-tail';
-
-/** One drop: bytes of a segment that recovery (or a reader) did not take, and why. */
-export interface CorruptionReport {
-  /** The segment's file name. */
-  segment: string;
-  /** File offset of the first byte dropped (0 for a whole segment). */
-  offset: number;
-  /** How many bytes were dropped from `offset`. */
-  bytes: number;
-  reason: string;
-  /**
-   * `'torn-tail'`: the end of the last segment, which no acknowledgement can have covered
-   * (an interrupted write). `'corruption'`: damage to bytes that may have been acknowledged.
-   */
-  kind: 'torn-tail' | 'corruption';
-  /** LSNs of the entries lost, where known (`to` null: up to the end of the log). */
-  lsns: { from: number; to: number | null } | null;
-  /** What was done: where a truncated file's bytes were kept, a renamed file's new name, or what a reader skipped. */
-  action: string;
-}
-
-export type CorruptionHandler = (report: CorruptionReport) => void;
-
-export function checkRecoveryMode(value: unknown, name: string): RecoveryMode {
-  if (value === undefined) return DEFAULT_RECOVERY;
-  if (!RECOVERY_MODES.includes(value as RecoveryMode)) {
-    const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
-    throw new WalError(
-      ErrorCode.INVALID_OPTION,
-      `${name} must be one of ${RECOVERY_MODES.map((m) => `'${m}'`).join(', ')}; got ${shown}`,
-    );
-  }
-  return value as RecoveryMode;
-}
-
-export function checkCorruptionHandler(value: unknown, name: string): CorruptionHandler | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'function') {
-    throw new WalError(ErrorCode.INVALID_OPTION, `${name} must be a function`);
-  }
-  return value as CorruptionHandler;
-}
+export { corruptError } from '../errors.js';
+// The modes and reports are options (src/options.ts); they are named here too for the readers.
+export {
+  type CorruptionHandler,
+  type CorruptionReport,
+  checkCorruptionHandler,
+  checkRecoveryMode,
+  DEFAULT_RECOVERY,
+  RECOVERY_MODES,
+  type RecoveryMode,
+} from '../options.js';
 
 /**
  * How a segment's walk ended:
@@ -93,13 +45,6 @@ export function lsnsLost(damage: Damage): CorruptionReport['lsns'] {
   const from = damage.lastLsnBefore + 1;
   if (damage.next < 0) return { from, to: null };
   return damage.nextLsn > from ? { from, to: damage.nextLsn - 1 } : null;
-}
-
-export function corruptError(path: string, offset: number, reason: string): WalError {
-  return new WalError(ErrorCode.CORRUPT, `${path} is corrupt at offset ${offset}: ${reason}`, {
-    path,
-    offset,
-  });
 }
 
 /** What a reader does next after looking at a segment. */
