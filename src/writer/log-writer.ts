@@ -12,7 +12,7 @@
  * driven by the wait's timeout: there are no timers.
  */
 
-import { ErrorCode, encodeWire, ioError, WalError } from '../errors.js';
+import { ErrorCode, ioError, WalError } from '../errors.js';
 import { SEGMENT_HEADER_BYTES } from '../format/constants.js';
 import { encodeSegmentHeader } from '../format/segment-header.js';
 import { type FileSystem, syncDirectory, writeFileSynced, writeFully } from '../fs.js';
@@ -21,33 +21,8 @@ import type { FilledRetention, SyncMode } from '../options.js';
 import { corruptError, DEFAULT_RECOVERY, type RecoveryMode } from '../reader/policy.js';
 import { type OpenState, recoverOnOpen } from '../recovery/open-scan.js';
 import { RingConsumer } from '../ring/consumer.js';
-import {
-  ACTIVE_SEGMENT_BYTES,
-  CHECKPOINT_DONE,
-  CHECKPOINT_LSN,
-  CHECKPOINT_REQUEST,
-  CHECKPOINT_TARGET,
-  COMMAND,
-  COMMAND_CLOSE,
-  DURABLE_LSN,
-  ERROR_AREA_BYTES,
-  ERROR_BYTES,
-  ERROR_SET,
-  ERROR_STATE,
-  NOTIFY_SEQ,
-  type RingViews,
-  ROTATE_DONE,
-  ROTATE_REQUEST,
-  ringViews,
-  SYNC_DONE,
-  SYNC_REQUEST,
-  WRITE_POS,
-  WRITER_RUNNING,
-  WRITER_SLEEPING,
-  WRITER_STATE,
-  WRITER_STOPPED,
-  WRITTEN_LSN,
-} from '../ring/layout.js';
+import { ControlServer } from '../ring/control-server.js';
+import { ringViews } from '../ring/layout.js';
 import { CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from '../segment/checkpoint.js';
 import { NEXT_SEGMENT_DRAFT, SYNC_FAILED_FILE, segmentName, TEMP_SUFFIX } from '../segment/naming.js';
 import { readAt } from '../segment/scan-file.js';
@@ -75,9 +50,6 @@ export interface WriterConfig {
   /** Mode of the files the writer creates (the `fileMode` option); read by the worker shell's file system. */
   fileMode?: number;
 }
-
-/** How long the writer watches for more work before it sleeps. */
-const SPIN_US = 50;
 
 /**
  * Preallocation: the open segment is kept zero-filled and synced ahead of the write position,
@@ -111,8 +83,8 @@ interface OpenSegment {
 }
 
 export class LogWriter {
-  private readonly ring: RingViews;
   private readonly consumer: RingConsumer;
+  private readonly control: ControlServer;
   private readonly metrics: WriterMetrics;
   private segment: OpenSegment | null = null;
   /** Last LSN written to the OS / fdatasync'd. */
@@ -124,16 +96,7 @@ export class LogWriter {
   private lastSyncBytes = 0;
   private bytesPerSync = 0;
   private lastSyncMs = 0;
-  /** The SYNC_REQUEST being served, and the ring position it must cover. */
-  private syncServing = 0;
-  private syncTarget = 0;
-  private syncDone = 0;
-  /** Likewise for rotate() requests. */
-  private rotateServing = 0;
-  private rotateTarget = 0;
-  private rotateDone = 0;
-  /** The CHECKPOINT_REQUEST last answered, and the durable checkpoint. */
-  private checkpointDone = 0;
+  /** The durable checkpoint. */
   private checkpointLsn = 0;
   private readonly segments: SegmentSet;
   private failed: WalError | null = null;
@@ -145,13 +108,9 @@ export class LogWriter {
     private readonly config: WriterConfig,
     private readonly now: () => number = Date.now,
   ) {
-    this.ring = ringViews(sab);
     this.consumer = new RingConsumer(sab);
-    this.metrics = new WriterMetrics(this.ring.metrics);
-    this.syncDone = Atomics.load(this.ring.control, SYNC_DONE);
-    this.syncServing = this.syncDone;
-    this.rotateServing = this.rotateDone = Atomics.load(this.ring.control, ROTATE_DONE);
-    this.checkpointDone = Atomics.load(this.ring.control, CHECKPOINT_DONE);
+    this.control = new ControlServer(sab);
+    this.metrics = new WriterMetrics(ringViews(sab).metrics);
     this.segments = new SegmentSet(fsys, config.dir);
   }
 
@@ -200,7 +159,7 @@ export class LogWriter {
     }
     this.checkpointLsn = readCheckpoint(this.fsys, this.config.dir);
     if (this.checkpointLsn > state.lastLsn) this.lowerCheckpoint(mode, state);
-    Atomics.store(this.ring.lsns, CHECKPOINT_LSN, BigInt(this.checkpointLsn));
+    this.control.publishCheckpoint(this.checkpointLsn);
     this.lastSyncMs = this.now();
     this.applyRetention();
     return state;
@@ -260,17 +219,15 @@ export class LogWriter {
    */
   step(waitMs = this.config.idleWaitMs): boolean {
     if (this.stopped) return false;
-    const control = this.ring.control;
-    const command = Atomics.load(control, COMMAND);
+    const closing = this.control.closeRequested();
     if (this.failed) {
       // Poisoned: acknowledge nothing, wait for close.
-      if (command & COMMAND_CLOSE) return this.stop();
-      Atomics.wait(control, WRITE_POS, Atomics.load(control, WRITE_POS), waitMs);
+      if (closing) return this.stop();
+      this.control.pause(waitMs);
       return true;
     }
-    this.noteRequests();
-    const closing = (command & COMMAND_CLOSE) !== 0;
-    if (!this.consumer.hasData() && !this.requestsPending() && !closing) {
+    this.control.noteRequests();
+    if (!this.consumer.hasData() && !this.control.requestsPending() && !closing) {
       this.guard(() => {
         if (this.intervalSyncDue()) this.syncAndPublish();
         else if (!this.housekeeping()) this.sleep(waitMs);
@@ -281,30 +238,6 @@ export class LogWriter {
     if (this.failed) return true;
     if (closing && !this.consumer.hasData()) return this.stop();
     return true;
-  }
-
-  /** Notes new sync and rotate requests with the ring position each must cover. */
-  private noteRequests(): void {
-    const control = this.ring.control;
-    // Load each request before WRITE_POS: everything published before it is then covered.
-    const sync = Atomics.load(control, SYNC_REQUEST);
-    if (sync !== this.syncServing) {
-      this.syncServing = sync;
-      this.syncTarget = this.consumer.published();
-    }
-    const rotate = Atomics.load(control, ROTATE_REQUEST);
-    if (rotate !== this.rotateServing) {
-      this.rotateServing = rotate;
-      this.rotateTarget = this.consumer.published();
-    }
-  }
-
-  private requestsPending(): boolean {
-    return (
-      this.syncServing !== this.syncDone ||
-      this.rotateServing !== this.rotateDone ||
-      Atomics.load(this.ring.control, CHECKPOINT_REQUEST) !== this.checkpointDone
-    );
   }
 
   /** Work for idle moments: rotation and retention by age, preallocation. True if it did any. */
@@ -409,29 +342,27 @@ export class LogWriter {
       if (batch.lastLsn > 0) this.writtenLsn = batch.lastLsn;
       this.unsynced = true;
     }
-    const serveSync = this.syncServing !== this.syncDone && this.reached(this.syncTarget);
-    const command = Atomics.load(this.ring.control, COMMAND);
-    if (this.config.sync === 'always' || serveSync || this.intervalSyncDue() || command & COMMAND_CLOSE) {
+    const serveSync = this.syncDue();
+    const closing = this.control.closeRequested();
+    if (this.config.sync === 'always' || serveSync || this.intervalSyncDue() || closing) {
       this.syncAndPublish();
     } else {
       this.publishLsns();
-      this.notifyMain();
+      this.control.notifyMain();
     }
     this.segments.active!.bytes = seg.offset;
     if (seg.allocated - seg.offset < PREALLOC_LOW && this.preallocationPays())
       this.preallocateStep(seg.offset + PREALLOC_STEP);
     if (batch.endsOnEntry) {
-      const serveRotate = this.rotateServing !== this.rotateDone && this.reached(this.rotateTarget);
+      const serveRotate = this.rotateRequestDue();
       if (seg.offset >= this.config.segmentBytes || serveRotate || this.rotationDue(this.now()))
         this.rotate();
       if (serveRotate) {
-        this.rotateDone = this.rotateServing;
-        Atomics.store(this.ring.control, ROTATE_DONE, this.rotateDone);
-        this.notifyMain();
+        this.control.answerRotate();
+        this.control.notifyMain();
       }
     }
-    const checkpointRequest = Atomics.load(this.ring.control, CHECKPOINT_REQUEST);
-    if (checkpointRequest !== this.checkpointDone) this.serveCheckpoint(checkpointRequest);
+    if (this.control.checkpointRequested()) this.serveCheckpoint();
   }
 
   /** Whether the open segment holds entries and is older than `rotateIntervalMs`. */
@@ -445,20 +376,19 @@ export class LogWriter {
   }
 
   /** Records a checkpoint durably, publishes it, lets retention act on it, then answers. */
-  private serveCheckpoint(request: number): void {
-    const target = Number(Atomics.load(this.ring.lsns, CHECKPOINT_TARGET));
+  private serveCheckpoint(): void {
+    const target = this.control.checkpointTarget();
     if (target > this.checkpointLsn) {
       this.phase = 'sync';
       writeCheckpoint(this.fsys, this.config.dir, target);
       this.checkpointLsn = target;
-      Atomics.store(this.ring.lsns, CHECKPOINT_LSN, BigInt(target));
+      this.control.publishCheckpoint(target);
     }
     // Retention acts on the new checkpoint before the caller hears back, so what checkpoint()
     // resolves with is a directory already trimmed.
     this.applyRetention();
-    this.checkpointDone = request;
-    Atomics.store(this.ring.control, CHECKPOINT_DONE, request);
-    this.notifyMain();
+    this.control.answerCheckpoint();
+    this.control.notifyMain();
   }
 
   private applyRetention(): void {
@@ -481,12 +411,9 @@ export class LogWriter {
     }
     this.lastSyncMs = this.now();
     this.durableLsn = this.writtenLsn;
-    if (this.syncServing !== this.syncDone && this.reached(this.syncTarget)) {
-      this.syncDone = this.syncServing;
-      Atomics.store(this.ring.control, SYNC_DONE, this.syncDone);
-    }
+    if (this.syncDue()) this.control.answerSync();
     this.publishLsns();
-    this.notifyMain();
+    this.control.notifyMain();
   }
 
   /**
@@ -573,36 +500,19 @@ export class LogWriter {
     );
   }
 
-  /** Whether everything up to ring position `target` has been collected. */
-  private reached(target: number): boolean {
-    return this.consumer.collectedUpTo(target);
+  /** Whether a sync() request is waiting and every entry published before it has been collected. */
+  private syncDue(): boolean {
+    return this.control.syncPending() && this.consumer.collectedUpTo(this.control.syncTarget);
+  }
+
+  /** Likewise for a rotate() request. */
+  private rotateRequestDue(): boolean {
+    return this.control.rotatePending() && this.consumer.collectedUpTo(this.control.rotateTarget);
   }
 
   private sleep(waitMs: number): void {
-    const control = this.ring.control;
     waitMs = Math.max(0, Math.min(waitMs, this.nextDeadlineMs() - this.now()));
-    // Sleep on the position we have collected up to, not a fresh load of WRITE_POS: a burst
-    // published after our last look must end the wait at once, and a fresh load would hide it.
-    const seen = this.consumer.position;
-    // Under load the next burst usually arrives within microseconds of a commit. Watching
-    // for it briefly spares the main thread a notify that wakes us (~15 µs of its time here).
-    if (waitMs > 0 && this.spinFor(seen)) return;
-    Atomics.store(control, WRITER_STATE, WRITER_SLEEPING);
-    // Re-check after announcing sleep: a producer that published before seeing SLEEPING did
-    // not notify, and Atomics.wait returns at once if WRITE_POS moved since `seen`.
-    if (!this.requestArrived()) Atomics.wait(control, WRITE_POS, seen, waitMs);
-    Atomics.store(control, WRITER_STATE, WRITER_RUNNING);
-  }
-
-  /** Whether the main thread has asked for anything since the requests were last noted. */
-  private requestArrived(): boolean {
-    const control = this.ring.control;
-    return (
-      Atomics.load(control, SYNC_REQUEST) !== this.syncServing ||
-      Atomics.load(control, ROTATE_REQUEST) !== this.rotateServing ||
-      Atomics.load(control, CHECKPOINT_REQUEST) !== this.checkpointDone ||
-      Atomics.load(control, COMMAND) !== 0
-    );
+    this.control.sleep(this.consumer.position, waitMs);
   }
 
   /** The earliest time something time-driven is due: an interval sync, a rotation, an expiry. */
@@ -615,30 +525,11 @@ export class LogWriter {
     return Math.min(next, this.segments.nextExpiryMs(this.config.retention));
   }
 
-  /** Watches WRITE_POS and the request words for up to SPIN_US; true if something arrived. */
-  private spinFor(seen: number): boolean {
-    const control = this.ring.control;
-    const deadline = performance.now() + SPIN_US / 1000;
-    do {
-      for (let i = 0; i < 64; i++) {
-        if (Atomics.load(control, WRITE_POS) !== seen || this.requestArrived()) return true;
-      }
-    } while (performance.now() < deadline);
-    return false;
-  }
-
   private publishLsns(): void {
-    Atomics.store(this.ring.lsns, WRITTEN_LSN, BigInt(this.writtenLsn));
-    Atomics.store(this.ring.lsns, DURABLE_LSN, BigInt(this.durableLsn));
-    if (this.segment) Atomics.store(this.ring.lsns, ACTIVE_SEGMENT_BYTES, BigInt(this.segment.offset));
+    this.control.publishLsns(this.writtenLsn, this.durableLsn);
+    if (this.segment) this.control.publishSegmentBytes(this.segment.offset);
   }
 
-  private notifyMain(): void {
-    Atomics.add(this.ring.control, NOTIFY_SEQ, 1);
-    Atomics.notify(this.ring.control, NOTIFY_SEQ);
-  }
-
-  /** Records the sticky error where the main thread reads it, and stops acknowledging. */
   /**
    * Leaves a durable note that an fdatasync failed, for the next open (makeTailDurable), before
    * anyone hears of the failure. Best effort: a disk failing its writes may fail this too.
@@ -659,14 +550,11 @@ export class LogWriter {
     syncDirectory(this.fsys, this.config.dir);
   }
 
+  /** Records the sticky error where the main thread reads it, and stops acknowledging. */
   private fail(error: WalError): void {
     if (error.code === ErrorCode.FSYNC_FAILED) this.noteSyncFailure();
     this.failed = error;
-    const json = encodeWire(error, ERROR_AREA_BYTES);
-    this.ring.errorArea.set(json);
-    Atomics.store(this.ring.control, ERROR_BYTES, json.length);
-    Atomics.store(this.ring.control, ERROR_STATE, ERROR_SET);
-    this.notifyMain();
+    this.control.publishError(error);
   }
 
   private stop(): boolean {
@@ -691,8 +579,7 @@ export class LogWriter {
       }
     }
     this.stopped = true;
-    Atomics.store(this.ring.control, WRITER_STATE, WRITER_STOPPED);
-    this.notifyMain();
+    this.control.markStopped();
     return false;
   }
 }
