@@ -14,7 +14,6 @@
 
 import { ErrorCode, ioError, WalError } from '../errors.js';
 import { SEGMENT_HEADER_BYTES } from '../format/constants.js';
-import { encodeSegmentHeader } from '../format/segment-header.js';
 import { type FileSystem, syncDirectory, writeFileSynced, writeFully } from '../fs.js';
 import { WriterMetrics } from '../metrics.js';
 import type { FilledRetention, SyncMode } from '../options.js';
@@ -24,8 +23,9 @@ import { RingConsumer } from '../ring/consumer.js';
 import { ControlServer } from '../ring/control-server.js';
 import { ringViews } from '../ring/layout.js';
 import { CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from '../segment/checkpoint.js';
-import { NEXT_SEGMENT_DRAFT, SYNC_FAILED_FILE, segmentName, TEMP_SUFFIX } from '../segment/naming.js';
+import { NEXT_SEGMENT_DRAFT, SYNC_FAILED_FILE } from '../segment/naming.js';
 import { readAt } from '../segment/scan-file.js';
+import { ActiveSegment, type SegmentDraft, sealSegmentFile } from '../segment/segment-file.js';
 import { SegmentSet } from '../segment/segment-set.js';
 
 export interface WriterConfig {
@@ -72,21 +72,11 @@ const PREALLOC_LOW = 256 * 1024;
 const PREALLOC_MAX_SYNC_BYTES = 16 * 1024;
 const ZEROS = new Uint8Array(PREALLOC_STEP);
 
-interface OpenSegment {
-  fd: number;
-  path: string;
-  firstLsn: number;
-  /** Where the next record goes. */
-  offset: number;
-  /** The file's size: [offset, allocated) is zeros, allocated and synced. */
-  allocated: number;
-}
-
 export class LogWriter {
   private readonly consumer: RingConsumer;
   private readonly control: ControlServer;
   private readonly metrics: WriterMetrics;
-  private segment: OpenSegment | null = null;
+  private segment: ActiveSegment | null = null;
   /** Last LSN written to the OS / fdatasync'd. */
   private writtenLsn = 0;
   private durableLsn = 0;
@@ -130,13 +120,8 @@ export class LogWriter {
       const fd = this.fsys.openSync(tail.path, 'r+');
       this.makeTailDurable(fd, tail.lastSyncMark, tail.validEnd);
       this.clearSyncFailure();
-      this.segment = {
-        fd,
-        path: tail.path,
-        firstLsn: tail.firstLsn,
-        offset: tail.validEnd,
-        allocated: Math.max(tail.validEnd, this.fsys.fstatSize(fd)),
-      };
+      const allocated = Math.max(tail.validEnd, this.fsys.fstatSize(fd));
+      this.segment = new ActiveSegment(this.fsys, tail.path, fd, tail.validEnd, allocated);
       this.segments.active!.bytes = tail.validEnd;
     } else {
       // The tail's header promises readers smaller records than this open may write: seal it
@@ -146,16 +131,9 @@ export class LogWriter {
         this.fsys.unlinkSync(tail.path);
         this.segments.dropActive();
       } else if (tail) {
-        const fd = this.fsys.openSync(tail.path, 'r+');
-        try {
-          // Sealed segments end exactly after their last record: cut preallocated zeros off.
-          if (this.fsys.fstatSize(fd) > tail.validEnd) this.fsys.ftruncateSync(fd, tail.validEnd);
-          this.fsys.fdatasyncSync(fd); // a previous 'none'-mode writer may have left it unsynced
-        } finally {
-          this.fsys.closeSync(fd);
-        }
+        sealSegmentFile(this.fsys, tail.path, tail.validEnd);
       }
-      this.segment = this.createSegment(state.lastLsn + 1);
+      this.segment = this.startSegment(state.lastLsn + 1);
     }
     this.checkpointLsn = readCheckpoint(this.fsys, this.config.dir);
     if (this.checkpointLsn > state.lastLsn) this.lowerCheckpoint(mode, state);
@@ -256,7 +234,7 @@ export class LogWriter {
   }
 
   /** The next segment's file, zero-filled and synced ahead of need; its header comes at rotation. */
-  private nextDraft: { fd: number; allocated: number } | null = null;
+  private nextDraft: SegmentDraft | null = null;
 
   /**
    * Prepares the next segment once the open one is half full: created under a temporary
@@ -283,7 +261,7 @@ export class LogWriter {
       this.preallocationOff = true;
       return false;
     }
-    this.nextDraft = { fd, allocated: bytes };
+    this.nextDraft = { path, fd, allocated: bytes };
     return true;
   }
 
@@ -333,11 +311,9 @@ export class LogWriter {
     const batch = this.consumer.collect(this.config.maxBatchBytes, this.now(), !this.unsynced);
     this.phase = 'write';
     if (batch.bytes > 0) {
-      writeFully(this.fsys, seg.fd, batch.views, seg.offset, batch.bytes);
+      seg.write(batch.views, batch.bytes);
       this.metrics.wrote(batch.bytes);
-      seg.offset += batch.bytes;
       this.bytesSinceSync += batch.bytes;
-      if (seg.offset > seg.allocated) seg.allocated = seg.offset; // the write grew the file
       this.consumer.release(batch.end);
       if (batch.lastLsn > 0) this.writtenLsn = batch.lastLsn;
       this.unsynced = true;
@@ -369,9 +345,7 @@ export class LogWriter {
   private rotationDue(now: number): boolean {
     const interval = this.config.rotateIntervalMs;
     return (
-      interval > 0 &&
-      this.segment!.offset > SEGMENT_HEADER_BYTES &&
-      now - this.segments.active!.createdAtMs >= interval
+      interval > 0 && this.segment!.holdsRecords() && now - this.segments.active!.createdAtMs >= interval
     );
   }
 
@@ -402,7 +376,7 @@ export class LogWriter {
     if (this.unsynced) {
       this.phase = 'sync';
       const started = performance.now();
-      this.fsys.fdatasyncSync(this.segment!.fd);
+      this.segment!.sync();
       this.metrics.synced(performance.now() - started);
       this.unsynced = false;
       this.lastSyncBytes = this.bytesSinceSync;
@@ -423,56 +397,36 @@ export class LogWriter {
    */
   private rotate(): void {
     const old = this.segment!;
-    if (old.offset === SEGMENT_HEADER_BYTES) return; // empty: its first LSN is the next one's
+    if (!old.holdsRecords()) return; // empty: its first LSN is the next one's
     this.trimPreallocated(old);
     if (this.unsynced) this.syncAndPublish();
-    this.segment = this.createSegment(this.writtenLsn + 1);
-    this.fsys.closeSync(old.fd);
+    this.segment = this.startSegment(this.writtenLsn + 1);
+    old.close();
     this.metrics.rotated();
     this.applyRetention();
     this.publishLsns(); // the new segment's size
   }
 
-  /**
-   * Cuts the unused preallocated space off a segment about to be sealed (or closed), so a
-   * sealed segment always ends exactly after its last record. The next fdatasync makes the
-   * new size durable.
-   */
-  private trimPreallocated(seg: OpenSegment): void {
+  /** Cuts preallocated zeros off a segment about to be sealed (or closed); the next sync makes it durable. */
+  private trimPreallocated(seg: ActiveSegment): void {
     if (seg.allocated > seg.offset) {
       this.phase = 'write';
-      this.fsys.ftruncateSync(seg.fd, seg.offset);
-      seg.allocated = seg.offset;
+      seg.trimToData();
       this.unsynced = true;
     }
   }
 
   /**
-   * Creates a segment under a temporary name, writes and syncs its header, renames it into
-   * place and syncs the directory: a file with a segment's name always has a whole header,
-   * so a reader listing the directory never finds a half-made one.
+   * Starts the segment appends continue in, at `firstLsn` (in the prepared draft if there is
+   * one): its header and directory entry are durable before any record in it is written.
    */
-  private createSegment(firstLsn: number): OpenSegment {
+  private startSegment(firstLsn: number): ActiveSegment {
     this.phase = 'open';
-    const createdAtMs = this.now();
-    const path = `${this.config.dir}/${segmentName(firstLsn, createdAtMs)}`;
+    const { maxRecordBytes, maxEntryBytes } = this.config;
+    const header = { firstLsn, createdAtMs: this.now(), maxRecordBytes, maxEntryBytes };
     const prepared = this.nextDraft;
     this.nextDraft = null;
-    const draft = prepared ? `${this.config.dir}/${NEXT_SEGMENT_DRAFT}` : `${path}${TEMP_SUFFIX}`;
-    const fd = prepared ? prepared.fd : this.fsys.openSync(draft, 'wx');
-    const allocated = prepared ? prepared.allocated : SEGMENT_HEADER_BYTES;
-    const { maxRecordBytes, maxEntryBytes } = this.config;
-    const header = encodeSegmentHeader({ firstLsn, createdAtMs, maxRecordBytes, maxEntryBytes });
-    writeFully(this.fsys, fd, [header], 0, header.length);
-    this.fsys.fdatasyncSync(fd);
-    // One segment per first LSN: an existing file of this name would be a bug, never replaced.
-    if (this.fsys.existsSync(path))
-      throw Object.assign(new Error(`${path} exists`), { code: 'EEXIST', syscall: 'rename' });
-    this.fsys.renameSync(draft, path);
-    syncDirectory(this.fsys, this.config.dir);
-    const name = path.slice(this.config.dir.length + 1);
-    this.segments.add({ name, path, firstLsn, createdAtMs, bytes: SEGMENT_HEADER_BYTES });
-    return { fd, path, firstLsn, offset: SEGMENT_HEADER_BYTES, allocated };
+    return this.segments.create(header, prepared);
   }
 
   /** What the I/O in progress is, so a failure is classified right (an fsync failure has its own code). */
@@ -519,7 +473,7 @@ export class LogWriter {
   private nextDeadlineMs(): number {
     let next = Number.POSITIVE_INFINITY;
     if (this.config.sync === 'interval' && this.unsynced) next = this.lastSyncMs + this.config.syncIntervalMs;
-    if (this.config.rotateIntervalMs > 0 && this.segment!.offset > SEGMENT_HEADER_BYTES) {
+    if (this.config.rotateIntervalMs > 0 && this.segment!.holdsRecords()) {
       next = Math.min(next, this.segments.active!.createdAtMs + this.config.rotateIntervalMs);
     }
     return Math.min(next, this.segments.nextExpiryMs(this.config.retention));
@@ -562,7 +516,7 @@ export class LogWriter {
       if (!this.failed) this.guard(() => this.trimPreallocated(this.segment!));
       if (this.unsynced && !this.failed) this.guard(() => this.syncAndPublish());
       try {
-        this.fsys.closeSync(this.segment.fd);
+        this.segment.close();
       } catch {
         // Closing after a failure: the error that matters is already recorded.
       }
