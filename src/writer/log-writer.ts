@@ -13,7 +13,6 @@
  */
 
 import { ErrorCode, ioError, WalError } from '../errors.js';
-import { SEGMENT_HEADER_BYTES } from '../format/constants.js';
 import { type FileSystem, syncDirectory, writeFileSynced, writeFully } from '../fs.js';
 import { WriterMetrics } from '../metrics.js';
 import type { FilledRetention, SyncMode } from '../options.js';
@@ -23,10 +22,12 @@ import { RingConsumer } from '../ring/consumer.js';
 import { ControlServer } from '../ring/control-server.js';
 import { ringViews } from '../ring/layout.js';
 import { CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from '../segment/checkpoint.js';
-import { NEXT_SEGMENT_DRAFT, SYNC_FAILED_FILE } from '../segment/naming.js';
+import { SYNC_FAILED_FILE } from '../segment/naming.js';
 import { readAt } from '../segment/scan-file.js';
-import { ActiveSegment, type SegmentDraft, sealSegmentFile } from '../segment/segment-file.js';
+import { ActiveSegment, sealSegmentFile } from '../segment/segment-file.js';
 import { SegmentSet } from '../segment/segment-set.js';
+import { IoPhase } from './io-phase.js';
+import { Preallocation } from './preallocation.js';
 
 export interface WriterConfig {
   dir: string;
@@ -42,7 +43,7 @@ export interface WriterConfig {
   idleWaitMs: number;
   /** Rotate a segment holding entries once it is this old; 0: never by time. */
   rotateIntervalMs: number;
-  /** Keep zero-filled, synced space ahead of the write position (see `preallocate`). */
+  /** Keep zero-filled, synced space ahead of the write position (src/writer/preallocation.ts). */
   preallocate: boolean;
   retention: FilledRetention;
   /** What open does with damage (src/reader/policy.ts). Default `'tolerate-tail'`. */
@@ -50,27 +51,6 @@ export interface WriterConfig {
   /** Mode of the files the writer creates (the `fileMode` option); read by the worker shell's file system. */
   fileMode?: number;
 }
-
-/**
- * Preallocation: the open segment is kept zero-filled and synced ahead of the write position,
- * one step at a time, so a commit's fdatasync overwrites allocated blocks instead of growing
- * the file (~0.085 ms against ~0.15 ms here: no metadata to journal). A step is taken while
- * idle, or after a commit once less than PREALLOC_LOW is left.
- */
-const PREALLOC_STEP = 1024 * 1024;
-const PREALLOC_LOW = 256 * 1024;
-/**
- * Zero-filling pays only while commits are small. Here, writing and syncing 1 MiB of zeros
- * takes ~1.75 ms (~1.7 µs per KiB), and a commit that grows the file costs ~100 µs more than
- * one that overwrites zeros (8-40 KiB commits, interleaved). And a step runs in the commit
- * path: at 1024 appends in flight (~40 KiB per commit) a 1 MiB step every ~13 ms stalled the
- * pipeline for ~2 ms, and the log ran at 482k/s preallocating against 571k/s not. So the
- * writer preallocates only while the bytes per fdatasync (their moving average, the last
- * one's, and those written since) stay under this: a latency-bound log, which has idle time
- * for the steps and gains most per commit.
- */
-const PREALLOC_MAX_SYNC_BYTES = 16 * 1024;
-const ZEROS = new Uint8Array(PREALLOC_STEP);
 
 export class LogWriter {
   private readonly consumer: RingConsumer;
@@ -81,14 +61,13 @@ export class LogWriter {
   private writtenLsn = 0;
   private durableLsn = 0;
   private unsynced = false;
-  /** Bytes written since the last fdatasync, those the last one covered, and their moving average (1/8 weight). */
-  private bytesSinceSync = 0;
-  private lastSyncBytes = 0;
-  private bytesPerSync = 0;
   private lastSyncMs = 0;
   /** The durable checkpoint. */
   private checkpointLsn = 0;
   private readonly segments: SegmentSet;
+  private readonly preallocation: Preallocation;
+  /** What the I/O in progress is, so a failure is classified right (an fsync failure has its own code). */
+  private readonly io = new IoPhase();
   private failed: WalError | null = null;
   private stopped = false;
 
@@ -102,6 +81,14 @@ export class LogWriter {
     this.control = new ControlServer(sab);
     this.metrics = new WriterMetrics(ringViews(sab).metrics);
     this.segments = new SegmentSet(fsys, config.dir);
+    this.preallocation = new Preallocation(
+      fsys,
+      config.dir,
+      config.preallocate,
+      config.segmentBytes,
+      this.metrics,
+      this.io,
+    );
   }
 
   /** Recovers the directory and opens (or creates) the segment appends continue in. */
@@ -229,74 +216,7 @@ export class LogWriter {
       this.applyRetention();
       return true;
     }
-    if (!this.preallocationPays()) return false; // the next segment's draft is zero-filled too
-    return this.preallocateStep(this.segment!.offset + PREALLOC_STEP) || this.prepareNextSegment();
-  }
-
-  /** The next segment's file, zero-filled and synced ahead of need; its header comes at rotation. */
-  private nextDraft: SegmentDraft | null = null;
-
-  /**
-   * Prepares the next segment once the open one is half full: created under a temporary
-   * name, zero-filled and synced, so rotation only writes a header into allocated space,
-   * renames it into place and syncs the directory.
-   */
-  private prepareNextSegment(): boolean {
-    if (!this.config.preallocate || this.preallocationOff || this.nextDraft) return false;
-    if (this.segment!.offset < this.config.segmentBytes / 2) return false;
-    const path = `${this.config.dir}/${NEXT_SEGMENT_DRAFT}`;
-    const bytes = Math.min(PREALLOC_STEP, Math.max(this.config.segmentBytes, SEGMENT_HEADER_BYTES));
-    this.phase = 'open';
-    const fd = this.fsys.openSync(path, 'w');
-    try {
-      this.phase = 'write';
-      writeFully(this.fsys, fd, [ZEROS.subarray(0, bytes)], 0, bytes);
-      this.metrics.zeroFilled(bytes);
-      this.phase = 'sync';
-      this.fsys.fdatasyncSync(fd);
-    } catch (e) {
-      this.fsys.closeSync(fd);
-      this.fsys.unlinkSync(path);
-      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-      this.preallocationOff = true;
-      return false;
-    }
-    this.nextDraft = { path, fd, allocated: bytes };
-    return true;
-  }
-
-  /**
-   * Extends the zero-filled, synced space of the open segment by one step if it ends before
-   * `wanted` (and before the segment's target size). True if it did. A full disk only stops
-   * preallocation; appends then grow the file and fail on their own if space is really gone.
-   */
-  private preallocateStep(wanted: number): boolean {
-    const seg = this.segment!;
-    const limit = Math.max(this.config.segmentBytes, seg.offset) + PREALLOC_LOW;
-    if (!this.config.preallocate || this.preallocationOff || seg.allocated >= Math.min(wanted, limit))
-      return false;
-    const bytes = Math.min(PREALLOC_STEP, limit - seg.allocated);
-    this.phase = 'write';
-    try {
-      writeFully(this.fsys, seg.fd, [ZEROS.subarray(0, bytes)], seg.allocated, bytes);
-      this.metrics.zeroFilled(bytes);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-      this.preallocationOff = true;
-      this.fsys.ftruncateSync(seg.fd, seg.allocated);
-      return false;
-    }
-    this.phase = 'sync';
-    this.fsys.fdatasyncSync(seg.fd);
-    seg.allocated += bytes;
-    return true;
-  }
-
-  private preallocationOff = false;
-
-  /** Whether commits are small enough for zero-filled space to save more than it costs. */
-  private preallocationPays(): boolean {
-    return Math.max(this.bytesPerSync, this.lastSyncBytes, this.bytesSinceSync) < PREALLOC_MAX_SYNC_BYTES;
+    return this.preallocation.whileIdle(this.segment!);
   }
 
   /** Runs the loop until closed. */
@@ -309,11 +229,11 @@ export class LogWriter {
   private writeBatch(): void {
     const seg = this.segment!;
     const batch = this.consumer.collect(this.config.maxBatchBytes, this.now(), !this.unsynced);
-    this.phase = 'write';
+    this.io.during = 'write';
     if (batch.bytes > 0) {
       seg.write(batch.views, batch.bytes);
       this.metrics.wrote(batch.bytes);
-      this.bytesSinceSync += batch.bytes;
+      this.preallocation.wrote(batch.bytes);
       this.consumer.release(batch.end);
       if (batch.lastLsn > 0) this.writtenLsn = batch.lastLsn;
       this.unsynced = true;
@@ -327,8 +247,7 @@ export class LogWriter {
       this.control.notifyMain();
     }
     this.segments.active!.bytes = seg.offset;
-    if (seg.allocated - seg.offset < PREALLOC_LOW && this.preallocationPays())
-      this.preallocateStep(seg.offset + PREALLOC_STEP);
+    this.preallocation.afterCommit(seg);
     if (batch.endsOnEntry) {
       const serveRotate = this.rotateRequestDue();
       if (seg.offset >= this.config.segmentBytes || serveRotate || this.rotationDue(this.now()))
@@ -353,7 +272,7 @@ export class LogWriter {
   private serveCheckpoint(): void {
     const target = this.control.checkpointTarget();
     if (target > this.checkpointLsn) {
-      this.phase = 'sync';
+      this.io.during = 'sync';
       writeCheckpoint(this.fsys, this.config.dir, target);
       this.checkpointLsn = target;
       this.control.publishCheckpoint(target);
@@ -366,7 +285,7 @@ export class LogWriter {
   }
 
   private applyRetention(): void {
-    this.phase = 'other';
+    this.io.during = 'other';
     const removed = this.segments.applyRetention(this.config.retention, this.checkpointLsn, this.now());
     if (removed.length > 0) this.metrics.removedSegments(removed.length);
   }
@@ -374,14 +293,12 @@ export class LogWriter {
   /** fdatasync the open segment (if anything is unsynced), answer a served sync request, publish. */
   private syncAndPublish(): void {
     if (this.unsynced) {
-      this.phase = 'sync';
+      this.io.during = 'sync';
       const started = performance.now();
       this.segment!.sync();
       this.metrics.synced(performance.now() - started);
       this.unsynced = false;
-      this.lastSyncBytes = this.bytesSinceSync;
-      this.bytesPerSync += (this.bytesSinceSync - this.bytesPerSync) / 8;
-      this.bytesSinceSync = 0;
+      this.preallocation.synced();
     }
     this.lastSyncMs = this.now();
     this.durableLsn = this.writtenLsn;
@@ -410,7 +327,7 @@ export class LogWriter {
   /** Cuts preallocated zeros off a segment about to be sealed (or closed); the next sync makes it durable. */
   private trimPreallocated(seg: ActiveSegment): void {
     if (seg.allocated > seg.offset) {
-      this.phase = 'write';
+      this.io.during = 'write';
       seg.trimToData();
       this.unsynced = true;
     }
@@ -421,16 +338,11 @@ export class LogWriter {
    * one): its header and directory entry are durable before any record in it is written.
    */
   private startSegment(firstLsn: number): ActiveSegment {
-    this.phase = 'open';
+    this.io.during = 'open';
     const { maxRecordBytes, maxEntryBytes } = this.config;
     const header = { firstLsn, createdAtMs: this.now(), maxRecordBytes, maxEntryBytes };
-    const prepared = this.nextDraft;
-    this.nextDraft = null;
-    return this.segments.create(header, prepared);
+    return this.segments.create(header, this.preallocation.takeDraft());
   }
-
-  /** What the I/O in progress is, so a failure is classified right (an fsync failure has its own code). */
-  private phase: 'write' | 'sync' | 'open' | 'other' = 'write';
 
   /** Runs an I/O step; any failure poisons the writer for good (until the log is reopened). */
   private guard(work: () => void): void {
@@ -440,7 +352,7 @@ export class LogWriter {
       const errno = (cause as NodeJS.ErrnoException)?.code;
       this.fail(
         typeof errno === 'string'
-          ? ioError(cause, this.phase)
+          ? ioError(cause, this.io.during)
           : new WalError(ErrorCode.WRITER_CRASHED, `the writer failed: ${String(cause)}`, {}, { cause }),
       );
     }
@@ -522,16 +434,7 @@ export class LogWriter {
       }
       this.segment = null;
     }
-    if (this.nextDraft) {
-      const draft = this.nextDraft;
-      this.nextDraft = null;
-      try {
-        this.fsys.closeSync(draft.fd);
-        this.fsys.unlinkSync(`${this.config.dir}/${NEXT_SEGMENT_DRAFT}`);
-      } catch {
-        // A leftover draft holds no entry; the next open removes it.
-      }
-    }
+    this.preallocation.close();
     this.stopped = true;
     this.control.markStopped();
     return false;
