@@ -8,26 +8,30 @@
  * `writev` of views on the ring, `fdatasync`, publish the durable LSN. Requests from the main
  * thread (sync, rotate, checkpoint, close) arrive through shared words, because a thread
  * blocked in `Atomics.wait` does not read its message port. Segment housekeeping (rotation
- * by size and time, retention) happens here too, between commits, and time-based work is
+ * by size and time, retention) is decided here too, between commits, and time-based work is
  * driven by the wait's timeout: there are no timers.
+ *
+ * The loop decides; its helpers know how: the shared words are src/ring/control-server.ts,
+ * the ring's records src/ring/consumer.ts, segment files src/segment/segment-file.ts and
+ * segment-set.ts, zero-filling ahead src/writer/preallocation.ts, and going on from an earlier
+ * writer's log on open src/writer/resume.ts.
  */
 
 import { ErrorCode, ioError, WalError } from '../errors.js';
-import { type FileSystem, syncDirectory, writeFileSynced, writeFully } from '../fs.js';
+import type { FileSystem } from '../fs.js';
 import { WriterMetrics } from '../metrics.js';
 import type { FilledRetention, SyncMode } from '../options.js';
-import { corruptError, DEFAULT_RECOVERY, type RecoveryMode } from '../reader/policy.js';
+import { DEFAULT_RECOVERY, type RecoveryMode } from '../reader/policy.js';
 import { type OpenState, recoverOnOpen } from '../recovery/open-scan.js';
 import { RingConsumer } from '../ring/consumer.js';
 import { ControlServer } from '../ring/control-server.js';
 import { ringViews } from '../ring/layout.js';
-import { CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from '../segment/checkpoint.js';
-import { SYNC_FAILED_FILE } from '../segment/naming.js';
-import { readAt } from '../segment/scan-file.js';
-import { ActiveSegment, sealSegmentFile } from '../segment/segment-file.js';
+import { writeCheckpoint } from '../segment/checkpoint.js';
+import type { ActiveSegment } from '../segment/segment-file.js';
 import { SegmentSet } from '../segment/segment-set.js';
 import { IoPhase } from './io-phase.js';
 import { Preallocation } from './preallocation.js';
+import { noteSyncFailure, resumeCheckpoint, resumeTail } from './resume.js';
 
 export interface WriterConfig {
   dir: string;
@@ -81,14 +85,7 @@ export class LogWriter {
     this.control = new ControlServer(sab);
     this.metrics = new WriterMetrics(ringViews(sab).metrics);
     this.segments = new SegmentSet(fsys, config.dir);
-    this.preallocation = new Preallocation(
-      fsys,
-      config.dir,
-      config.preallocate,
-      config.segmentBytes,
-      this.metrics,
-      this.io,
-    );
+    this.preallocation = new Preallocation(fsys, config, this.metrics, this.io);
   }
 
   /** Recovers the directory and opens (or creates) the segment appends continue in. */
@@ -98,80 +95,13 @@ export class LogWriter {
     this.writtenLsn = this.durableLsn = state.lastLsn;
     this.publishLsns();
     this.segments.load();
-    const tail = state.tail;
-    if (
-      tail &&
-      tail.maxRecordBytes >= this.config.maxRecordBytes &&
-      tail.maxEntryBytes >= this.config.maxEntryBytes
-    ) {
-      const fd = this.fsys.openSync(tail.path, 'r+');
-      this.makeTailDurable(fd, tail.lastSyncMark, tail.validEnd);
-      this.clearSyncFailure();
-      const allocated = Math.max(tail.validEnd, this.fsys.fstatSize(fd));
-      this.segment = new ActiveSegment(this.fsys, tail.path, fd, tail.validEnd, allocated);
-      this.segments.active!.bytes = tail.validEnd;
-    } else {
-      // The tail's header promises readers smaller records than this open may write: seal it
-      // and start a segment whose header says the new bounds.
-      if (tail && tail.entries === 0) {
-        // Nothing but a header: remove it, as its first LSN is the one the new segment takes.
-        this.fsys.unlinkSync(tail.path);
-        this.segments.dropActive();
-      } else if (tail) {
-        sealSegmentFile(this.fsys, tail.path, tail.validEnd);
-      }
-      this.segment = this.startSegment(state.lastLsn + 1);
-    }
-    this.checkpointLsn = readCheckpoint(this.fsys, this.config.dir);
-    if (this.checkpointLsn > state.lastLsn) this.lowerCheckpoint(mode, state);
+    const resumed = resumeTail(this.fsys, this.config.dir, state, this.config, this.segments);
+    this.segment = resumed ?? this.startSegment(state.lastLsn + 1);
+    this.checkpointLsn = resumeCheckpoint(this.fsys, this.config.dir, mode, state);
     this.control.publishCheckpoint(this.checkpointLsn);
     this.lastSyncMs = this.now();
     this.applyRetention();
     return state;
-  }
-
-  /**
-   * The checkpoint covers entries the log no longer holds (dropped as corruption, or a
-   * checkpoint taken past what was synced). New entries will take those LSNs, so a checkpoint
-   * left above them would let retention delete them: it is lowered to the log's end, and
-   * that is reported. In strict mode it is an error instead.
-   */
-  private lowerCheckpoint(mode: RecoveryMode, state: OpenState): void {
-    const file = `${this.config.dir}/${CHECKPOINT_FILE}`;
-    const reason = `the checkpoint (LSN ${this.checkpointLsn}) is past the log's last entry (LSN ${state.lastLsn})`;
-    if (mode === 'strict') throw corruptError(file, 0, reason);
-    writeCheckpoint(this.fsys, this.config.dir, state.lastLsn);
-    state.corruptions.push({
-      segment: CHECKPOINT_FILE,
-      offset: 0,
-      bytes: 0,
-      reason,
-      kind: 'corruption',
-      lsns: { from: state.lastLsn + 1, to: this.checkpointLsn },
-      action: `checkpoint lowered to LSN ${state.lastLsn}`,
-    });
-    this.checkpointLsn = state.lastLsn;
-  }
-
-  /**
-   * What a previous writer left after its last sync mark may be in the page cache only. If it
-   * crashed in 'none' or 'interval' mode the pages are dirty and the fdatasync here writes
-   * them. If its fdatasync failed, Linux may have kept the pages but marked them clean, so an
-   * fdatasync would never write them: that writer left a SYNC_FAILED file, and then those
-   * bytes are written back first (making them dirty again). Only then: they contain no
-   * acknowledged entry (their batch's sync failed), while rewriting bytes that were synced
-   * would put acknowledged entries at the mercy of a power cut during the rewrite. Either way
-   * the tail is durable before durableLsn says so and before a record written here is
-   * marked SYNCED_BEFORE.
-   */
-  private makeTailDurable(fd: number, from: number, to: number): void {
-    const chunk = 1024 * 1024;
-    const rewrite = this.fsys.existsSync(`${this.config.dir}/${SYNC_FAILED_FILE}`);
-    for (let at = from; rewrite && at < to; at += chunk) {
-      const bytes = readAt(this.fsys, fd, at, Math.min(chunk, to - at));
-      writeFully(this.fsys, fd, [bytes], at, bytes.length);
-    }
-    this.fsys.fdatasyncSync(fd);
   }
 
   get segmentPath(): string | null {
@@ -396,29 +326,9 @@ export class LogWriter {
     if (this.segment) this.control.publishSegmentBytes(this.segment.offset);
   }
 
-  /**
-   * Leaves a durable note that an fdatasync failed, for the next open (makeTailDurable), before
-   * anyone hears of the failure. Best effort: a disk failing its writes may fail this too.
-   */
-  private noteSyncFailure(): void {
-    try {
-      writeFileSynced(this.fsys, `${this.config.dir}/${SYNC_FAILED_FILE}`, new Uint8Array(0), 'w');
-      syncDirectory(this.fsys, this.config.dir);
-    } catch {
-      // The error itself is what the caller needs; the note only helps a reopen without a reboot.
-    }
-  }
-
-  private clearSyncFailure(): void {
-    const note = `${this.config.dir}/${SYNC_FAILED_FILE}`;
-    if (!this.fsys.existsSync(note)) return;
-    this.fsys.unlinkSync(note);
-    syncDirectory(this.fsys, this.config.dir);
-  }
-
   /** Records the sticky error where the main thread reads it, and stops acknowledging. */
   private fail(error: WalError): void {
-    if (error.code === ErrorCode.FSYNC_FAILED) this.noteSyncFailure();
+    if (error.code === ErrorCode.FSYNC_FAILED) noteSyncFailure(this.fsys, this.config.dir);
     this.failed = error;
     this.control.publishError(error);
   }

@@ -29,6 +29,14 @@ const PREALLOC_LOW = 256 * 1024;
 const PREALLOC_MAX_SYNC_BYTES = 16 * 1024;
 const ZEROS = new Uint8Array(PREALLOC_STEP);
 
+/** The writer's settings preallocation reads (a WriterConfig has them). */
+export interface PreallocationConfig {
+  dir: string;
+  /** Off, this only keeps the commit sizes. */
+  preallocate: boolean;
+  segmentBytes: number;
+}
+
 export class Preallocation {
   /** Bytes written since the last fdatasync, those the last one covered, and their moving average (1/8 weight). */
   private bytesSinceSync = 0;
@@ -41,10 +49,7 @@ export class Preallocation {
 
   constructor(
     private readonly fsys: FileSystem,
-    private readonly dir: string,
-    /** The `preallocate` setting; off, this only keeps the commit sizes. */
-    private readonly enabled: boolean,
-    private readonly segmentBytes: number,
+    private readonly config: PreallocationConfig,
     private readonly metrics: WriterMetrics,
     private readonly io: IoPhase,
   ) {}
@@ -103,8 +108,8 @@ export class Preallocation {
    * preallocation; appends then grow the file and fail on their own if space is really gone.
    */
   private extend(segment: ActiveSegment, wanted: number): boolean {
-    const limit = Math.max(this.segmentBytes, segment.offset) + PREALLOC_LOW;
-    if (!this.enabled || this.off || segment.allocated >= Math.min(wanted, limit)) return false;
+    const limit = Math.max(this.config.segmentBytes, segment.offset) + PREALLOC_LOW;
+    if (!this.config.preallocate || this.off || segment.allocated >= Math.min(wanted, limit)) return false;
     const bytes = Math.min(PREALLOC_STEP, limit - segment.allocated);
     this.io.during = 'write';
     try {
@@ -124,10 +129,10 @@ export class Preallocation {
 
   /** Prepares the next segment's file once `segment` is half full. True if it did. */
   private prepareDraft(segment: ActiveSegment): boolean {
-    if (!this.enabled || this.off || this.draft) return false;
-    if (segment.offset < this.segmentBytes / 2) return false;
-    const path = `${this.dir}/${NEXT_SEGMENT_DRAFT}`;
-    const bytes = Math.min(PREALLOC_STEP, Math.max(this.segmentBytes, SEGMENT_HEADER_BYTES));
+    if (!this.config.preallocate || this.off || this.draft) return false;
+    if (segment.offset < this.config.segmentBytes / 2) return false;
+    const path = `${this.config.dir}/${NEXT_SEGMENT_DRAFT}`;
+    const bytes = Math.min(PREALLOC_STEP, Math.max(this.config.segmentBytes, SEGMENT_HEADER_BYTES));
     this.io.during = 'open';
     const fd = this.fsys.openSync(path, 'w');
     try {

@@ -22,14 +22,8 @@ function setup(options: { enabled?: boolean; segmentBytes?: number; fsys?: FileS
   dir = tempDir('ringwal-prealloc-');
   const fsys = options.fsys ?? nodeFs;
   const io = new IoPhase();
-  const prealloc = new Preallocation(
-    fsys,
-    dir,
-    options.enabled ?? true,
-    options.segmentBytes ?? 4 * MiB,
-    new WriterMetrics(new Float64Array(64)),
-    io,
-  );
+  const config = { dir, preallocate: options.enabled ?? true, segmentBytes: options.segmentBytes ?? 4 * MiB };
+  const prealloc = new Preallocation(fsys, config, new WriterMetrics(new Float64Array(64)), io);
   const header = { firstLsn: 1, createdAtMs: 0, maxRecordBytes: 4096, maxEntryBytes: 4096 };
   const segment = createSegmentFile(fsys, dir, header, null);
   return { prealloc, segment, io, size: () => fs.statSync(segment.path).size };
