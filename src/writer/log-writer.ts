@@ -20,8 +20,7 @@
 import { ErrorCode, ioError, WalError } from '../errors.js';
 import type { FileSystem } from '../fs.js';
 import { WriterMetrics } from '../metrics.js';
-import type { FilledRetention, SyncMode } from '../options.js';
-import { DEFAULT_RECOVERY, type RecoveryMode } from '../reader/policy.js';
+import { DEFAULT_RECOVERY } from '../reader/policy.js';
 import { type OpenState, recoverOnOpen } from '../recovery/open-scan.js';
 import { RingConsumer } from '../ring/consumer.js';
 import { ControlServer } from '../ring/control-server.js';
@@ -30,31 +29,12 @@ import { writeCheckpoint } from '../segment/checkpoint.js';
 import type { ActiveSegment } from '../segment/segment-file.js';
 import { SegmentSet } from '../segment/segment-set.js';
 import { IoPhase } from './io-phase.js';
+import type { WriterConfig } from './messages.js';
 import { Preallocation } from './preallocation.js';
 import { noteSyncFailure, resumeCheckpoint, resumeTail } from './resume.js';
 
-export interface WriterConfig {
-  dir: string;
-  sync: SyncMode;
-  syncIntervalMs: number;
-  segmentBytes: number;
-  maxEntryBytes: number;
-  /** Largest record payload (a quarter of the ring, or maxEntryBytes if smaller); recorded in each segment header. */
-  maxRecordBytes: number;
-  /** A batch is cut after about this many bytes so one writev + fdatasync stays bounded. */
-  maxBatchBytes: number;
-  /** Longest sleep when idle; bounds how late the loop notices anything time-based. */
-  idleWaitMs: number;
-  /** Rotate a segment holding entries once it is this old; 0: never by time. */
-  rotateIntervalMs: number;
-  /** Keep zero-filled, synced space ahead of the write position (src/writer/preallocation.ts). */
-  preallocate: boolean;
-  retention: FilledRetention;
-  /** What open does with damage (src/reader/policy.ts). Default `'tolerate-tail'`. */
-  recovery?: RecoveryMode;
-  /** Mode of the files the writer creates (the `fileMode` option); read by the worker shell's file system. */
-  fileMode?: number;
-}
+/** The writer's settings; defined with the other messages that cross to its thread. */
+export type { WriterConfig };
 
 export class LogWriter {
   private readonly consumer: RingConsumer;
