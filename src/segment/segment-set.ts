@@ -4,11 +4,12 @@
  * on every batch. Only the writer thread changes segment files, so this list stays true.
  */
 import { SEGMENT_HEADER_BYTES } from '../format/constants.js';
-import { decodeSegmentHeader } from '../format/segment-header.js';
+import { decodeSegmentHeader, type SegmentHeader } from '../format/segment-header.js';
 import { type FileSystem, syncDirectory } from '../fs.js';
 import type { FilledRetention } from '../options.js';
 import { listSegments } from './naming.js';
 import { readAt } from './scan-file.js';
+import { type ActiveSegment, createSegmentFile, type SegmentDraft } from './segment-file.js';
 
 export interface SegmentRecord {
   name: string;
@@ -45,8 +46,13 @@ export class SegmentSet {
     return this.list[this.list.length - 1];
   }
 
-  add(segment: SegmentRecord): void {
-    this.list.push(segment);
+  /** Creates the next segment (crash-safely: segment-file.ts) and adds it as the one being written. */
+  create(header: SegmentHeader, draft: SegmentDraft | null): ActiveSegment {
+    const segment = createSegmentFile(this.fsys, this.dir, header, draft);
+    const { firstLsn, createdAtMs } = header;
+    const name = segment.path.slice(this.dir.length + 1);
+    this.list.push({ name, path: segment.path, firstLsn, createdAtMs, bytes: SEGMENT_HEADER_BYTES });
+    return segment;
   }
 
   /** Forgets the last segment (it was removed: a header-only tail replaced on open). */

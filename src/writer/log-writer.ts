@@ -8,134 +8,50 @@
  * `writev` of views on the ring, `fdatasync`, publish the durable LSN. Requests from the main
  * thread (sync, rotate, checkpoint, close) arrive through shared words, because a thread
  * blocked in `Atomics.wait` does not read its message port. Segment housekeeping (rotation
- * by size and time, retention) happens here too, between commits, and time-based work is
+ * by size and time, retention) is decided here too, between commits, and time-based work is
  * driven by the wait's timeout: there are no timers.
+ *
+ * The loop decides; its helpers know how: the shared words are src/ring/control-server.ts,
+ * the ring's records src/ring/consumer.ts, segment files src/segment/segment-file.ts and
+ * segment-set.ts, zero-filling ahead src/writer/preallocation.ts, and going on from an earlier
+ * writer's log on open src/writer/resume.ts.
  */
 
-import { ErrorCode, encodeWire, ioError, WalError } from '../errors.js';
-import { SEGMENT_HEADER_BYTES } from '../format/constants.js';
-import { encodeSegmentHeader } from '../format/segment-header.js';
-import { type FileSystem, syncDirectory, writeFileSynced, writeFully } from '../fs.js';
+import { ErrorCode, ioError, WalError } from '../errors.js';
+import type { FileSystem } from '../fs.js';
 import { WriterMetrics } from '../metrics.js';
-import type { FilledRetention, SyncMode } from '../options.js';
-import { corruptError, DEFAULT_RECOVERY, type RecoveryMode } from '../reader/policy.js';
+import { DEFAULT_RECOVERY } from '../reader/policy.js';
 import { type OpenState, recoverOnOpen } from '../recovery/open-scan.js';
 import { RingConsumer } from '../ring/consumer.js';
-import {
-  ACTIVE_SEGMENT_BYTES,
-  CHECKPOINT_DONE,
-  CHECKPOINT_LSN,
-  CHECKPOINT_REQUEST,
-  CHECKPOINT_TARGET,
-  COMMAND,
-  COMMAND_CLOSE,
-  DURABLE_LSN,
-  ERROR_AREA_BYTES,
-  ERROR_BYTES,
-  ERROR_SET,
-  ERROR_STATE,
-  NOTIFY_SEQ,
-  type RingViews,
-  ROTATE_DONE,
-  ROTATE_REQUEST,
-  ringViews,
-  SYNC_DONE,
-  SYNC_REQUEST,
-  WRITE_POS,
-  WRITER_RUNNING,
-  WRITER_SLEEPING,
-  WRITER_STATE,
-  WRITER_STOPPED,
-  WRITTEN_LSN,
-} from '../ring/layout.js';
-import { CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from '../segment/checkpoint.js';
-import { NEXT_SEGMENT_DRAFT, SYNC_FAILED_FILE, segmentName, TEMP_SUFFIX } from '../segment/naming.js';
-import { readAt } from '../segment/scan-file.js';
+import { ControlServer } from '../ring/control-server.js';
+import { ringViews } from '../ring/layout.js';
+import { writeCheckpoint } from '../segment/checkpoint.js';
+import type { ActiveSegment } from '../segment/segment-file.js';
 import { SegmentSet } from '../segment/segment-set.js';
+import { IoPhase } from './io-phase.js';
+import type { WriterConfig } from './messages.js';
+import { Preallocation } from './preallocation.js';
+import { noteSyncFailure, resumeCheckpoint, resumeTail } from './resume.js';
 
-export interface WriterConfig {
-  dir: string;
-  sync: SyncMode;
-  syncIntervalMs: number;
-  segmentBytes: number;
-  maxEntryBytes: number;
-  /** Largest record payload (a quarter of the ring, or maxEntryBytes if smaller); recorded in each segment header. */
-  maxRecordBytes: number;
-  /** A batch is cut after about this many bytes so one writev + fdatasync stays bounded. */
-  maxBatchBytes: number;
-  /** Longest sleep when idle; bounds how late the loop notices anything time-based. */
-  idleWaitMs: number;
-  /** Rotate a segment holding entries once it is this old; 0: never by time. */
-  rotateIntervalMs: number;
-  /** Keep zero-filled, synced space ahead of the write position (see `preallocate`). */
-  preallocate: boolean;
-  retention: FilledRetention;
-  /** What open does with damage (src/reader/policy.ts). Default `'tolerate-tail'`. */
-  recovery?: RecoveryMode;
-  /** Mode of the files the writer creates (the `fileMode` option); read by the worker shell's file system. */
-  fileMode?: number;
-}
-
-/** How long the writer watches for more work before it sleeps. */
-const SPIN_US = 50;
-
-/**
- * Preallocation: the open segment is kept zero-filled and synced ahead of the write position,
- * one step at a time, so a commit's fdatasync overwrites allocated blocks instead of growing
- * the file (~0.085 ms against ~0.15 ms here: no metadata to journal). A step is taken while
- * idle, or after a commit once less than PREALLOC_LOW is left.
- */
-const PREALLOC_STEP = 1024 * 1024;
-const PREALLOC_LOW = 256 * 1024;
-/**
- * Zero-filling pays only while commits are small. Here, writing and syncing 1 MiB of zeros
- * takes ~1.75 ms (~1.7 µs per KiB), and a commit that grows the file costs ~100 µs more than
- * one that overwrites zeros (8-40 KiB commits, interleaved). And a step runs in the commit
- * path: at 1024 appends in flight (~40 KiB per commit) a 1 MiB step every ~13 ms stalled the
- * pipeline for ~2 ms, and the log ran at 482k/s preallocating against 571k/s not. So the
- * writer preallocates only while the bytes per fdatasync (their moving average, the last
- * one's, and those written since) stay under this: a latency-bound log, which has idle time
- * for the steps and gains most per commit.
- */
-const PREALLOC_MAX_SYNC_BYTES = 16 * 1024;
-const ZEROS = new Uint8Array(PREALLOC_STEP);
-
-interface OpenSegment {
-  fd: number;
-  path: string;
-  firstLsn: number;
-  /** Where the next record goes. */
-  offset: number;
-  /** The file's size: [offset, allocated) is zeros, allocated and synced. */
-  allocated: number;
-}
+/** The writer's settings; defined with the other messages that cross to its thread. */
+export type { WriterConfig };
 
 export class LogWriter {
-  private readonly ring: RingViews;
   private readonly consumer: RingConsumer;
+  private readonly control: ControlServer;
   private readonly metrics: WriterMetrics;
-  private segment: OpenSegment | null = null;
+  private segment: ActiveSegment | null = null;
   /** Last LSN written to the OS / fdatasync'd. */
   private writtenLsn = 0;
   private durableLsn = 0;
   private unsynced = false;
-  /** Bytes written since the last fdatasync, those the last one covered, and their moving average (1/8 weight). */
-  private bytesSinceSync = 0;
-  private lastSyncBytes = 0;
-  private bytesPerSync = 0;
   private lastSyncMs = 0;
-  /** The SYNC_REQUEST being served, and the ring position it must cover. */
-  private syncServing = 0;
-  private syncTarget = 0;
-  private syncDone = 0;
-  /** Likewise for rotate() requests. */
-  private rotateServing = 0;
-  private rotateTarget = 0;
-  private rotateDone = 0;
-  /** The CHECKPOINT_REQUEST last answered, and the durable checkpoint. */
-  private checkpointDone = 0;
+  /** The durable checkpoint. */
   private checkpointLsn = 0;
   private readonly segments: SegmentSet;
+  private readonly preallocation: Preallocation;
+  /** What the I/O in progress is, so a failure is classified right (an fsync failure has its own code). */
+  private readonly io = new IoPhase();
   private failed: WalError | null = null;
   private stopped = false;
 
@@ -145,14 +61,11 @@ export class LogWriter {
     private readonly config: WriterConfig,
     private readonly now: () => number = Date.now,
   ) {
-    this.ring = ringViews(sab);
     this.consumer = new RingConsumer(sab);
-    this.metrics = new WriterMetrics(this.ring.metrics);
-    this.syncDone = Atomics.load(this.ring.control, SYNC_DONE);
-    this.syncServing = this.syncDone;
-    this.rotateServing = this.rotateDone = Atomics.load(this.ring.control, ROTATE_DONE);
-    this.checkpointDone = Atomics.load(this.ring.control, CHECKPOINT_DONE);
+    this.control = new ControlServer(sab);
+    this.metrics = new WriterMetrics(ringViews(sab).metrics);
     this.segments = new SegmentSet(fsys, config.dir);
+    this.preallocation = new Preallocation(fsys, config, this.metrics, this.io);
   }
 
   /** Recovers the directory and opens (or creates) the segment appends continue in. */
@@ -162,92 +75,13 @@ export class LogWriter {
     this.writtenLsn = this.durableLsn = state.lastLsn;
     this.publishLsns();
     this.segments.load();
-    const tail = state.tail;
-    if (
-      tail &&
-      tail.maxRecordBytes >= this.config.maxRecordBytes &&
-      tail.maxEntryBytes >= this.config.maxEntryBytes
-    ) {
-      const fd = this.fsys.openSync(tail.path, 'r+');
-      this.makeTailDurable(fd, tail.lastSyncMark, tail.validEnd);
-      this.clearSyncFailure();
-      this.segment = {
-        fd,
-        path: tail.path,
-        firstLsn: tail.firstLsn,
-        offset: tail.validEnd,
-        allocated: Math.max(tail.validEnd, this.fsys.fstatSize(fd)),
-      };
-      this.segments.active!.bytes = tail.validEnd;
-    } else {
-      // The tail's header promises readers smaller records than this open may write: seal it
-      // and start a segment whose header says the new bounds.
-      if (tail && tail.entries === 0) {
-        // Nothing but a header: remove it, as its first LSN is the one the new segment takes.
-        this.fsys.unlinkSync(tail.path);
-        this.segments.dropActive();
-      } else if (tail) {
-        const fd = this.fsys.openSync(tail.path, 'r+');
-        try {
-          // Sealed segments end exactly after their last record: cut preallocated zeros off.
-          if (this.fsys.fstatSize(fd) > tail.validEnd) this.fsys.ftruncateSync(fd, tail.validEnd);
-          this.fsys.fdatasyncSync(fd); // a previous 'none'-mode writer may have left it unsynced
-        } finally {
-          this.fsys.closeSync(fd);
-        }
-      }
-      this.segment = this.createSegment(state.lastLsn + 1);
-    }
-    this.checkpointLsn = readCheckpoint(this.fsys, this.config.dir);
-    if (this.checkpointLsn > state.lastLsn) this.lowerCheckpoint(mode, state);
-    Atomics.store(this.ring.lsns, CHECKPOINT_LSN, BigInt(this.checkpointLsn));
+    const resumed = resumeTail(this.fsys, this.config.dir, state, this.config, this.segments);
+    this.segment = resumed ?? this.startSegment(state.lastLsn + 1);
+    this.checkpointLsn = resumeCheckpoint(this.fsys, this.config.dir, mode, state);
+    this.control.publishCheckpoint(this.checkpointLsn);
     this.lastSyncMs = this.now();
     this.applyRetention();
     return state;
-  }
-
-  /**
-   * The checkpoint covers entries the log no longer holds (dropped as corruption, or a
-   * checkpoint taken past what was synced). New entries will take those LSNs, so a checkpoint
-   * left above them would let retention delete them: it is lowered to the log's end, and
-   * that is reported. In strict mode it is an error instead.
-   */
-  private lowerCheckpoint(mode: RecoveryMode, state: OpenState): void {
-    const file = `${this.config.dir}/${CHECKPOINT_FILE}`;
-    const reason = `the checkpoint (LSN ${this.checkpointLsn}) is past the log's last entry (LSN ${state.lastLsn})`;
-    if (mode === 'strict') throw corruptError(file, 0, reason);
-    writeCheckpoint(this.fsys, this.config.dir, state.lastLsn);
-    state.corruptions.push({
-      segment: CHECKPOINT_FILE,
-      offset: 0,
-      bytes: 0,
-      reason,
-      kind: 'corruption',
-      lsns: { from: state.lastLsn + 1, to: this.checkpointLsn },
-      action: `checkpoint lowered to LSN ${state.lastLsn}`,
-    });
-    this.checkpointLsn = state.lastLsn;
-  }
-
-  /**
-   * What a previous writer left after its last sync mark may be in the page cache only. If it
-   * crashed in 'none' or 'interval' mode the pages are dirty and the fdatasync here writes
-   * them. If its fdatasync failed, Linux may have kept the pages but marked them clean, so an
-   * fdatasync would never write them: that writer left a SYNC_FAILED file, and then those
-   * bytes are written back first (making them dirty again). Only then: they contain no
-   * acknowledged entry (their batch's sync failed), while rewriting bytes that were synced
-   * would put acknowledged entries at the mercy of a power cut during the rewrite. Either way
-   * the tail is durable before durableLsn says so and before a record written here is
-   * marked SYNCED_BEFORE.
-   */
-  private makeTailDurable(fd: number, from: number, to: number): void {
-    const chunk = 1024 * 1024;
-    const rewrite = this.fsys.existsSync(`${this.config.dir}/${SYNC_FAILED_FILE}`);
-    for (let at = from; rewrite && at < to; at += chunk) {
-      const bytes = readAt(this.fsys, fd, at, Math.min(chunk, to - at));
-      writeFully(this.fsys, fd, [bytes], at, bytes.length);
-    }
-    this.fsys.fdatasyncSync(fd);
   }
 
   get segmentPath(): string | null {
@@ -260,17 +94,15 @@ export class LogWriter {
    */
   step(waitMs = this.config.idleWaitMs): boolean {
     if (this.stopped) return false;
-    const control = this.ring.control;
-    const command = Atomics.load(control, COMMAND);
+    const closing = this.control.closeRequested();
     if (this.failed) {
       // Poisoned: acknowledge nothing, wait for close.
-      if (command & COMMAND_CLOSE) return this.stop();
-      Atomics.wait(control, WRITE_POS, Atomics.load(control, WRITE_POS), waitMs);
+      if (closing) return this.stop();
+      this.control.pause(waitMs);
       return true;
     }
-    this.noteRequests();
-    const closing = (command & COMMAND_CLOSE) !== 0;
-    if (!this.consumer.hasData() && !this.requestsPending() && !closing) {
+    this.control.noteRequests();
+    if (!this.consumer.hasData() && !this.control.requestsPending() && !closing) {
       this.guard(() => {
         if (this.intervalSyncDue()) this.syncAndPublish();
         else if (!this.housekeeping()) this.sleep(waitMs);
@@ -281,30 +113,6 @@ export class LogWriter {
     if (this.failed) return true;
     if (closing && !this.consumer.hasData()) return this.stop();
     return true;
-  }
-
-  /** Notes new sync and rotate requests with the ring position each must cover. */
-  private noteRequests(): void {
-    const control = this.ring.control;
-    // Load each request before WRITE_POS: everything published before it is then covered.
-    const sync = Atomics.load(control, SYNC_REQUEST);
-    if (sync !== this.syncServing) {
-      this.syncServing = sync;
-      this.syncTarget = this.consumer.published();
-    }
-    const rotate = Atomics.load(control, ROTATE_REQUEST);
-    if (rotate !== this.rotateServing) {
-      this.rotateServing = rotate;
-      this.rotateTarget = this.consumer.published();
-    }
-  }
-
-  private requestsPending(): boolean {
-    return (
-      this.syncServing !== this.syncDone ||
-      this.rotateServing !== this.rotateDone ||
-      Atomics.load(this.ring.control, CHECKPOINT_REQUEST) !== this.checkpointDone
-    );
   }
 
   /** Work for idle moments: rotation and retention by age, preallocation. True if it did any. */
@@ -318,74 +126,7 @@ export class LogWriter {
       this.applyRetention();
       return true;
     }
-    if (!this.preallocationPays()) return false; // the next segment's draft is zero-filled too
-    return this.preallocateStep(this.segment!.offset + PREALLOC_STEP) || this.prepareNextSegment();
-  }
-
-  /** The next segment's file, zero-filled and synced ahead of need; its header comes at rotation. */
-  private nextDraft: { fd: number; allocated: number } | null = null;
-
-  /**
-   * Prepares the next segment once the open one is half full: created under a temporary
-   * name, zero-filled and synced, so rotation only writes a header into allocated space,
-   * renames it into place and syncs the directory.
-   */
-  private prepareNextSegment(): boolean {
-    if (!this.config.preallocate || this.preallocationOff || this.nextDraft) return false;
-    if (this.segment!.offset < this.config.segmentBytes / 2) return false;
-    const path = `${this.config.dir}/${NEXT_SEGMENT_DRAFT}`;
-    const bytes = Math.min(PREALLOC_STEP, Math.max(this.config.segmentBytes, SEGMENT_HEADER_BYTES));
-    this.phase = 'open';
-    const fd = this.fsys.openSync(path, 'w');
-    try {
-      this.phase = 'write';
-      writeFully(this.fsys, fd, [ZEROS.subarray(0, bytes)], 0, bytes);
-      this.metrics.zeroFilled(bytes);
-      this.phase = 'sync';
-      this.fsys.fdatasyncSync(fd);
-    } catch (e) {
-      this.fsys.closeSync(fd);
-      this.fsys.unlinkSync(path);
-      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-      this.preallocationOff = true;
-      return false;
-    }
-    this.nextDraft = { fd, allocated: bytes };
-    return true;
-  }
-
-  /**
-   * Extends the zero-filled, synced space of the open segment by one step if it ends before
-   * `wanted` (and before the segment's target size). True if it did. A full disk only stops
-   * preallocation; appends then grow the file and fail on their own if space is really gone.
-   */
-  private preallocateStep(wanted: number): boolean {
-    const seg = this.segment!;
-    const limit = Math.max(this.config.segmentBytes, seg.offset) + PREALLOC_LOW;
-    if (!this.config.preallocate || this.preallocationOff || seg.allocated >= Math.min(wanted, limit))
-      return false;
-    const bytes = Math.min(PREALLOC_STEP, limit - seg.allocated);
-    this.phase = 'write';
-    try {
-      writeFully(this.fsys, seg.fd, [ZEROS.subarray(0, bytes)], seg.allocated, bytes);
-      this.metrics.zeroFilled(bytes);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-      this.preallocationOff = true;
-      this.fsys.ftruncateSync(seg.fd, seg.allocated);
-      return false;
-    }
-    this.phase = 'sync';
-    this.fsys.fdatasyncSync(seg.fd);
-    seg.allocated += bytes;
-    return true;
-  }
-
-  private preallocationOff = false;
-
-  /** Whether commits are small enough for zero-filled space to save more than it costs. */
-  private preallocationPays(): boolean {
-    return Math.max(this.bytesPerSync, this.lastSyncBytes, this.bytesSinceSync) < PREALLOC_MAX_SYNC_BYTES;
+    return this.preallocation.whileIdle(this.segment!);
   }
 
   /** Runs the loop until closed. */
@@ -398,71 +139,63 @@ export class LogWriter {
   private writeBatch(): void {
     const seg = this.segment!;
     const batch = this.consumer.collect(this.config.maxBatchBytes, this.now(), !this.unsynced);
-    this.phase = 'write';
+    this.io.during = 'write';
     if (batch.bytes > 0) {
-      writeFully(this.fsys, seg.fd, batch.views, seg.offset, batch.bytes);
+      seg.write(batch.views, batch.bytes);
       this.metrics.wrote(batch.bytes);
-      seg.offset += batch.bytes;
-      this.bytesSinceSync += batch.bytes;
-      if (seg.offset > seg.allocated) seg.allocated = seg.offset; // the write grew the file
+      this.preallocation.wrote(batch.bytes);
       this.consumer.release(batch.end);
       if (batch.lastLsn > 0) this.writtenLsn = batch.lastLsn;
       this.unsynced = true;
     }
-    const serveSync = this.syncServing !== this.syncDone && this.reached(this.syncTarget);
-    const command = Atomics.load(this.ring.control, COMMAND);
-    if (this.config.sync === 'always' || serveSync || this.intervalSyncDue() || command & COMMAND_CLOSE) {
+    const serveSync = this.syncDue();
+    const closing = this.control.closeRequested();
+    if (this.config.sync === 'always' || serveSync || this.intervalSyncDue() || closing) {
       this.syncAndPublish();
     } else {
       this.publishLsns();
-      this.notifyMain();
+      this.control.notifyMain();
     }
     this.segments.active!.bytes = seg.offset;
-    if (seg.allocated - seg.offset < PREALLOC_LOW && this.preallocationPays())
-      this.preallocateStep(seg.offset + PREALLOC_STEP);
+    this.preallocation.afterCommit(seg);
     if (batch.endsOnEntry) {
-      const serveRotate = this.rotateServing !== this.rotateDone && this.reached(this.rotateTarget);
+      const serveRotate = this.rotateRequestDue();
       if (seg.offset >= this.config.segmentBytes || serveRotate || this.rotationDue(this.now()))
         this.rotate();
       if (serveRotate) {
-        this.rotateDone = this.rotateServing;
-        Atomics.store(this.ring.control, ROTATE_DONE, this.rotateDone);
-        this.notifyMain();
+        this.control.answerRotate();
+        this.control.notifyMain();
       }
     }
-    const checkpointRequest = Atomics.load(this.ring.control, CHECKPOINT_REQUEST);
-    if (checkpointRequest !== this.checkpointDone) this.serveCheckpoint(checkpointRequest);
+    if (this.control.checkpointRequested()) this.serveCheckpoint();
   }
 
   /** Whether the open segment holds entries and is older than `rotateIntervalMs`. */
   private rotationDue(now: number): boolean {
     const interval = this.config.rotateIntervalMs;
     return (
-      interval > 0 &&
-      this.segment!.offset > SEGMENT_HEADER_BYTES &&
-      now - this.segments.active!.createdAtMs >= interval
+      interval > 0 && this.segment!.holdsRecords() && now - this.segments.active!.createdAtMs >= interval
     );
   }
 
   /** Records a checkpoint durably, publishes it, lets retention act on it, then answers. */
-  private serveCheckpoint(request: number): void {
-    const target = Number(Atomics.load(this.ring.lsns, CHECKPOINT_TARGET));
+  private serveCheckpoint(): void {
+    const target = this.control.checkpointTarget();
     if (target > this.checkpointLsn) {
-      this.phase = 'sync';
+      this.io.during = 'sync';
       writeCheckpoint(this.fsys, this.config.dir, target);
       this.checkpointLsn = target;
-      Atomics.store(this.ring.lsns, CHECKPOINT_LSN, BigInt(target));
+      this.control.publishCheckpoint(target);
     }
     // Retention acts on the new checkpoint before the caller hears back, so what checkpoint()
     // resolves with is a directory already trimmed.
     this.applyRetention();
-    this.checkpointDone = request;
-    Atomics.store(this.ring.control, CHECKPOINT_DONE, request);
-    this.notifyMain();
+    this.control.answerCheckpoint();
+    this.control.notifyMain();
   }
 
   private applyRetention(): void {
-    this.phase = 'other';
+    this.io.during = 'other';
     const removed = this.segments.applyRetention(this.config.retention, this.checkpointLsn, this.now());
     if (removed.length > 0) this.metrics.removedSegments(removed.length);
   }
@@ -470,23 +203,18 @@ export class LogWriter {
   /** fdatasync the open segment (if anything is unsynced), answer a served sync request, publish. */
   private syncAndPublish(): void {
     if (this.unsynced) {
-      this.phase = 'sync';
+      this.io.during = 'sync';
       const started = performance.now();
-      this.fsys.fdatasyncSync(this.segment!.fd);
+      this.segment!.sync();
       this.metrics.synced(performance.now() - started);
       this.unsynced = false;
-      this.lastSyncBytes = this.bytesSinceSync;
-      this.bytesPerSync += (this.bytesSinceSync - this.bytesPerSync) / 8;
-      this.bytesSinceSync = 0;
+      this.preallocation.synced();
     }
     this.lastSyncMs = this.now();
     this.durableLsn = this.writtenLsn;
-    if (this.syncServing !== this.syncDone && this.reached(this.syncTarget)) {
-      this.syncDone = this.syncServing;
-      Atomics.store(this.ring.control, SYNC_DONE, this.syncDone);
-    }
+    if (this.syncDue()) this.control.answerSync();
     this.publishLsns();
-    this.notifyMain();
+    this.control.notifyMain();
   }
 
   /**
@@ -496,60 +224,35 @@ export class LogWriter {
    */
   private rotate(): void {
     const old = this.segment!;
-    if (old.offset === SEGMENT_HEADER_BYTES) return; // empty: its first LSN is the next one's
+    if (!old.holdsRecords()) return; // empty: its first LSN is the next one's
     this.trimPreallocated(old);
     if (this.unsynced) this.syncAndPublish();
-    this.segment = this.createSegment(this.writtenLsn + 1);
-    this.fsys.closeSync(old.fd);
+    this.segment = this.startSegment(this.writtenLsn + 1);
+    old.close();
     this.metrics.rotated();
     this.applyRetention();
     this.publishLsns(); // the new segment's size
   }
 
-  /**
-   * Cuts the unused preallocated space off a segment about to be sealed (or closed), so a
-   * sealed segment always ends exactly after its last record. The next fdatasync makes the
-   * new size durable.
-   */
-  private trimPreallocated(seg: OpenSegment): void {
+  /** Cuts preallocated zeros off a segment about to be sealed (or closed); the next sync makes it durable. */
+  private trimPreallocated(seg: ActiveSegment): void {
     if (seg.allocated > seg.offset) {
-      this.phase = 'write';
-      this.fsys.ftruncateSync(seg.fd, seg.offset);
-      seg.allocated = seg.offset;
+      this.io.during = 'write';
+      seg.trimToData();
       this.unsynced = true;
     }
   }
 
   /**
-   * Creates a segment under a temporary name, writes and syncs its header, renames it into
-   * place and syncs the directory: a file with a segment's name always has a whole header,
-   * so a reader listing the directory never finds a half-made one.
+   * Starts the segment appends continue in, at `firstLsn` (in the prepared draft if there is
+   * one): its header and directory entry are durable before any record in it is written.
    */
-  private createSegment(firstLsn: number): OpenSegment {
-    this.phase = 'open';
-    const createdAtMs = this.now();
-    const path = `${this.config.dir}/${segmentName(firstLsn, createdAtMs)}`;
-    const prepared = this.nextDraft;
-    this.nextDraft = null;
-    const draft = prepared ? `${this.config.dir}/${NEXT_SEGMENT_DRAFT}` : `${path}${TEMP_SUFFIX}`;
-    const fd = prepared ? prepared.fd : this.fsys.openSync(draft, 'wx');
-    const allocated = prepared ? prepared.allocated : SEGMENT_HEADER_BYTES;
+  private startSegment(firstLsn: number): ActiveSegment {
+    this.io.during = 'open';
     const { maxRecordBytes, maxEntryBytes } = this.config;
-    const header = encodeSegmentHeader({ firstLsn, createdAtMs, maxRecordBytes, maxEntryBytes });
-    writeFully(this.fsys, fd, [header], 0, header.length);
-    this.fsys.fdatasyncSync(fd);
-    // One segment per first LSN: an existing file of this name would be a bug, never replaced.
-    if (this.fsys.existsSync(path))
-      throw Object.assign(new Error(`${path} exists`), { code: 'EEXIST', syscall: 'rename' });
-    this.fsys.renameSync(draft, path);
-    syncDirectory(this.fsys, this.config.dir);
-    const name = path.slice(this.config.dir.length + 1);
-    this.segments.add({ name, path, firstLsn, createdAtMs, bytes: SEGMENT_HEADER_BYTES });
-    return { fd, path, firstLsn, offset: SEGMENT_HEADER_BYTES, allocated };
+    const header = { firstLsn, createdAtMs: this.now(), maxRecordBytes, maxEntryBytes };
+    return this.segments.create(header, this.preallocation.takeDraft());
   }
-
-  /** What the I/O in progress is, so a failure is classified right (an fsync failure has its own code). */
-  private phase: 'write' | 'sync' | 'open' | 'other' = 'write';
 
   /** Runs an I/O step; any failure poisons the writer for good (until the log is reopened). */
   private guard(work: () => void): void {
@@ -559,7 +262,7 @@ export class LogWriter {
       const errno = (cause as NodeJS.ErrnoException)?.code;
       this.fail(
         typeof errno === 'string'
-          ? ioError(cause, this.phase)
+          ? ioError(cause, this.io.during)
           : new WalError(ErrorCode.WRITER_CRASHED, `the writer failed: ${String(cause)}`, {}, { cause }),
       );
     }
@@ -573,100 +276,41 @@ export class LogWriter {
     );
   }
 
-  /** Whether everything up to ring position `target` has been collected. */
-  private reached(target: number): boolean {
-    return this.consumer.collectedUpTo(target);
+  /** Whether a sync() request is waiting and every entry published before it has been collected. */
+  private syncDue(): boolean {
+    return this.control.syncPending() && this.consumer.collectedUpTo(this.control.syncTarget);
+  }
+
+  /** Likewise for a rotate() request. */
+  private rotateRequestDue(): boolean {
+    return this.control.rotatePending() && this.consumer.collectedUpTo(this.control.rotateTarget);
   }
 
   private sleep(waitMs: number): void {
-    const control = this.ring.control;
     waitMs = Math.max(0, Math.min(waitMs, this.nextDeadlineMs() - this.now()));
-    // Sleep on the position we have collected up to, not a fresh load of WRITE_POS: a burst
-    // published after our last look must end the wait at once, and a fresh load would hide it.
-    const seen = this.consumer.position;
-    // Under load the next burst usually arrives within microseconds of a commit. Watching
-    // for it briefly spares the main thread a notify that wakes us (~15 µs of its time here).
-    if (waitMs > 0 && this.spinFor(seen)) return;
-    Atomics.store(control, WRITER_STATE, WRITER_SLEEPING);
-    // Re-check after announcing sleep: a producer that published before seeing SLEEPING did
-    // not notify, and Atomics.wait returns at once if WRITE_POS moved since `seen`.
-    if (!this.requestArrived()) Atomics.wait(control, WRITE_POS, seen, waitMs);
-    Atomics.store(control, WRITER_STATE, WRITER_RUNNING);
-  }
-
-  /** Whether the main thread has asked for anything since the requests were last noted. */
-  private requestArrived(): boolean {
-    const control = this.ring.control;
-    return (
-      Atomics.load(control, SYNC_REQUEST) !== this.syncServing ||
-      Atomics.load(control, ROTATE_REQUEST) !== this.rotateServing ||
-      Atomics.load(control, CHECKPOINT_REQUEST) !== this.checkpointDone ||
-      Atomics.load(control, COMMAND) !== 0
-    );
+    this.control.sleep(this.consumer.position, waitMs);
   }
 
   /** The earliest time something time-driven is due: an interval sync, a rotation, an expiry. */
   private nextDeadlineMs(): number {
     let next = Number.POSITIVE_INFINITY;
     if (this.config.sync === 'interval' && this.unsynced) next = this.lastSyncMs + this.config.syncIntervalMs;
-    if (this.config.rotateIntervalMs > 0 && this.segment!.offset > SEGMENT_HEADER_BYTES) {
+    if (this.config.rotateIntervalMs > 0 && this.segment!.holdsRecords()) {
       next = Math.min(next, this.segments.active!.createdAtMs + this.config.rotateIntervalMs);
     }
     return Math.min(next, this.segments.nextExpiryMs(this.config.retention));
   }
 
-  /** Watches WRITE_POS and the request words for up to SPIN_US; true if something arrived. */
-  private spinFor(seen: number): boolean {
-    const control = this.ring.control;
-    const deadline = performance.now() + SPIN_US / 1000;
-    do {
-      for (let i = 0; i < 64; i++) {
-        if (Atomics.load(control, WRITE_POS) !== seen || this.requestArrived()) return true;
-      }
-    } while (performance.now() < deadline);
-    return false;
-  }
-
   private publishLsns(): void {
-    Atomics.store(this.ring.lsns, WRITTEN_LSN, BigInt(this.writtenLsn));
-    Atomics.store(this.ring.lsns, DURABLE_LSN, BigInt(this.durableLsn));
-    if (this.segment) Atomics.store(this.ring.lsns, ACTIVE_SEGMENT_BYTES, BigInt(this.segment.offset));
-  }
-
-  private notifyMain(): void {
-    Atomics.add(this.ring.control, NOTIFY_SEQ, 1);
-    Atomics.notify(this.ring.control, NOTIFY_SEQ);
+    this.control.publishLsns(this.writtenLsn, this.durableLsn);
+    if (this.segment) this.control.publishSegmentBytes(this.segment.offset);
   }
 
   /** Records the sticky error where the main thread reads it, and stops acknowledging. */
-  /**
-   * Leaves a durable note that an fdatasync failed, for the next open (makeTailDurable), before
-   * anyone hears of the failure. Best effort: a disk failing its writes may fail this too.
-   */
-  private noteSyncFailure(): void {
-    try {
-      writeFileSynced(this.fsys, `${this.config.dir}/${SYNC_FAILED_FILE}`, new Uint8Array(0), 'w');
-      syncDirectory(this.fsys, this.config.dir);
-    } catch {
-      // The error itself is what the caller needs; the note only helps a reopen without a reboot.
-    }
-  }
-
-  private clearSyncFailure(): void {
-    const note = `${this.config.dir}/${SYNC_FAILED_FILE}`;
-    if (!this.fsys.existsSync(note)) return;
-    this.fsys.unlinkSync(note);
-    syncDirectory(this.fsys, this.config.dir);
-  }
-
   private fail(error: WalError): void {
-    if (error.code === ErrorCode.FSYNC_FAILED) this.noteSyncFailure();
+    if (error.code === ErrorCode.FSYNC_FAILED) noteSyncFailure(this.fsys, this.config.dir);
     this.failed = error;
-    const json = encodeWire(error, ERROR_AREA_BYTES);
-    this.ring.errorArea.set(json);
-    Atomics.store(this.ring.control, ERROR_BYTES, json.length);
-    Atomics.store(this.ring.control, ERROR_STATE, ERROR_SET);
-    this.notifyMain();
+    this.control.publishError(error);
   }
 
   private stop(): boolean {
@@ -674,25 +318,15 @@ export class LogWriter {
       if (!this.failed) this.guard(() => this.trimPreallocated(this.segment!));
       if (this.unsynced && !this.failed) this.guard(() => this.syncAndPublish());
       try {
-        this.fsys.closeSync(this.segment.fd);
+        this.segment.close();
       } catch {
         // Closing after a failure: the error that matters is already recorded.
       }
       this.segment = null;
     }
-    if (this.nextDraft) {
-      const draft = this.nextDraft;
-      this.nextDraft = null;
-      try {
-        this.fsys.closeSync(draft.fd);
-        this.fsys.unlinkSync(`${this.config.dir}/${NEXT_SEGMENT_DRAFT}`);
-      } catch {
-        // A leftover draft holds no entry; the next open removes it.
-      }
-    }
+    this.preallocation.close();
     this.stopped = true;
-    Atomics.store(this.ring.control, WRITER_STATE, WRITER_STOPPED);
-    this.notifyMain();
+    this.control.markStopped();
     return false;
   }
 }
