@@ -549,6 +549,24 @@ const STOPS: StopCase[] = [
     reason: `fragmented entry exceeds ${PAYLOADS[2].length - 1} bytes`,
     region: { offset: F13.offset, end: L14.offset, ...AT_14, lastLsnBefore: 12, allZeros: false },
   },
+  {
+    // The writer marks the first record of a batch, a LAST too when a batch starts inside an
+    // entry. The record that went over is not "after" the damage: the search starts past it.
+    name: 'a fragmented entry over the bound at a marked LAST, nothing after it',
+    bytes: withRecord(BASE.subarray(0, L14.offset), L13.offset, { flags: 1 }),
+    options: { maxEntryBytes: PAYLOADS[2].length - 1 },
+    lsns: [11, 12],
+    stop: 'bad',
+    reason: `fragmented entry exceeds ${PAYLOADS[2].length - 1} bytes`,
+    region: {
+      offset: F13.offset,
+      end: L14.offset,
+      ...NONE,
+      lastLsnBefore: 12,
+      allZeros: false,
+      syncedAfter: false,
+    },
+  },
   // --- the LSN sequence
   {
     name: 'an LSN skipped (15 is 17): the region is empty and the record itself is next',
