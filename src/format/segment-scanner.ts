@@ -185,17 +185,22 @@ export function* scanSegment(
     let parsed = damage
       ? null
       : parseRecord(window.buffer, pos - window.start, window.buffer.length, maxRecordBytes);
-    if (
+    // Refill until the record is whole or the file ends. Twice at most: a record with less
+    // than its header in the window first says it needs a header's worth; only then is its
+    // length known, and it may exceed a chunk (records reach maxRecordBytes: a quarter of
+    // the ring). Stopping after one refill took such a record for one the file cut short.
+    while (
       parsed &&
       (parsed.kind === 'incomplete' ||
-        (parsed.kind === 'zeros' && window.buffer.length - (pos - window.start) < RECORD_HEADER_BYTES))
+        (parsed.kind === 'zeros' && window.buffer.length - (pos - window.start) < RECORD_HEADER_BYTES)) &&
+      window.start + window.buffer.length < fileSize
     ) {
       const wanted = parsed.kind === 'incomplete' ? parsed.needed : RECORD_HEADER_BYTES;
-      if (window.start + window.buffer.length < fileSize) {
-        const length = Math.min(Math.max(chunkBytes, wanted), fileSize - pos);
-        fileSize = yield* readWindow(window, pos, length, fileSize, result);
-        parsed = parseRecord(window.buffer, 0, window.buffer.length, maxRecordBytes);
-      }
+      const inWindow = window.start + window.buffer.length - pos;
+      if (window.start === pos && inWindow >= wanted) break; // nothing more to learn
+      const length = Math.min(Math.max(chunkBytes, wanted), fileSize - pos);
+      fileSize = yield* readWindow(window, pos, length, fileSize, result);
+      parsed = parseRecord(window.buffer, 0, window.buffer.length, maxRecordBytes);
     }
     if (parsed) {
       if (parsed.kind === 'incomplete')

@@ -927,14 +927,12 @@ describe('reads', () => {
     ]);
   });
 
-  // The walk refills its window once per record (src/format/segment-scanner.ts:188-199): when
-  // fewer than 24 bytes of the next record are in the window, it reads max(chunkBytes, 24)
-  // bytes, and if the record turns out larger than that it is taken as cut off by the end of
-  // the file ('incomplete') instead of being read whole. findNextRecord then finds the same
-  // record valid (`next` = the stop), so the verdict is 'torn' (or 'corrupt' if a marked
-  // record follows) for bytes that are all valid. docs/FORMAT.md "What ends a segment": a
-  // record is incomplete only if *the file* ends before recordBytes(length) bytes.
-  it.fails('give the same walk with a chunk smaller than a record', () => {
+  // Regression: the walk refilled its window once per record. When fewer than 24 bytes of
+  // the next record were in the window, it read max(chunkBytes, 24) bytes, and a record
+  // larger than that was taken as cut off by the end of the file ('incomplete'): valid bytes
+  // judged torn. docs/FORMAT.md "What ends a segment": a record is incomplete only if *the
+  // file* ends before recordBytes(length) bytes.
+  it('give the same walk with a chunk smaller than a record', () => {
     const whole = scanBytes(BASE);
     for (const chunkBytes of [1, 24, 100, 4096]) {
       const chunked = scanBytes(BASE, { chunkBytes });
@@ -944,11 +942,11 @@ describe('reads', () => {
 
   // The same with the readers' default chunk (1 MiB) and a writer with ringBytes 8 MiB, whose
   // records carry up to 2 MiB - 24 bytes: a record over 1 MiB whose header starts where a
-  // window ends (here: right after a first record of exactly 1 MiB) stops the walk. Through
+  // window ends (here: right after a first record of exactly 1 MiB) stopped the walk. Through
   // openWal (tolerate-tail) this cut acknowledged entries 2 and 3 as a torn tail
   // (`.torn-1048616`), and readWal delivered only LSN 1, without an error or a report; when the
-  // big record is a segment's first (it is marked), open fails with WAL_CORRUPT at offset 40.
-  it.fails('read a record over the 1 MiB default chunk that starts where a window ends (ringBytes 8 MiB)', () => {
+  // big record was a segment's first (it is marked), open failed with WAL_CORRUPT at offset 40.
+  it('read a record over the 1 MiB default chunk that starts where a window ends (ringBytes 8 MiB)', () => {
     const ringBytes = 8 << 20;
     const payloads = [payloadOf('y'.repeat(1048547)), payloadOf('z'.repeat(1_500_000)), payloadOf('b')];
     expect(payloads[0].length).toBe(1048552); // recordSize: exactly 1 MiB
@@ -960,7 +958,7 @@ describe('reads', () => {
     expect([result.stop, lsns]).toEqual(['eof', [1, 2, 3]]);
   });
 
-  it.fails("read a segment's first record when it is over the 1 MiB default chunk (ringBytes 8 MiB)", () => {
+  it("read a segment's first record when it is over the 1 MiB default chunk (ringBytes 8 MiB)", () => {
     const ringBytes = 8 << 20;
     const bytes = Buffer.concat([
       segmentHeader({ firstLsn: 1, maxRecordBytes: ringBytes / 4 - 24, maxEntryBytes: 64 << 20 }),
