@@ -6,7 +6,6 @@
  */
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { AppendAcks, PendingAcks, type Resolve } from './durability.js';
 import { doneWith, type Encoded, encode, encodeAt, encodingUnderWay, releaseTarget } from './encoding.js';
 import { ErrorCode, fromWire, WalError, type WireError } from './errors.js';
 import { flushAtExit, stopFlushingAtExit } from './exit-flush.js';
@@ -44,6 +43,7 @@ import {
 } from './ring/layout.js';
 import { RingProducer } from './ring/producer.js';
 import { segmentsAmong } from './segment/naming.js';
+import { AppendAcks, PendingAcks, type Resolve } from './wal/ack-groups.js';
 import { workerUrl } from './worker-path.js';
 import type { WriterConfig } from './writer/log-writer.js';
 import type { WriterData, WriterMessage } from './writer/messages.js';
