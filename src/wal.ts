@@ -4,19 +4,16 @@
  * progress from two counters in shared memory (written LSN, durable LSN) and a sticky error,
  * and settles promises in LSN order. Nothing else flows back.
  */
-import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { doneWith, type Encoded, encode, encodeAt, encodingUnderWay, releaseTarget } from './encoding.js';
 import { ErrorCode, fromWire, WalError, type WireError } from './errors.js';
 import { flushAtExit, stopFlushingAtExit } from './exit-flush.js';
-import { MAX_LSN, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './format/constants.js';
-import { decodeSegmentHeader } from './format/segment-header.js';
+import { MAX_LSN, RECORD_HEADER_BYTES } from './format/constants.js';
 import type { DirectoryLock } from './lock/directory-lock.js';
 import { snapshot, type WalMetrics } from './metrics.js';
 import type { FilledOptions } from './options.js';
 import type { CorruptionReport, RecoveryMode } from './reader/policy.js';
 import { type ReadOptions, readWal, type WalEntry } from './reader/read-wal.js';
-import { openSegment, segmentReadError } from './reader/segment-list.js';
 import {
   ACTIVE_SEGMENT_BYTES,
   CHECKPOINT_DONE,
@@ -42,7 +39,7 @@ import {
   WRITTEN_LSN,
 } from './ring/layout.js';
 import { RingProducer } from './ring/producer.js';
-import { segmentsAmong } from './segment/naming.js';
+import { type SegmentInfo, segmentInfos } from './segment/segment-info.js';
 import { AppendAcks, PendingAcks, type Resolve } from './wal/ack-groups.js';
 import { workerUrl } from './worker-path.js';
 import type { WriterConfig } from './writer/log-writer.js';
@@ -57,17 +54,7 @@ interface Overflow {
   first: boolean;
 }
 
-/** One segment file, as `wal.segments()` lists it. */
-export interface SegmentInfo {
-  name: string;
-  firstLsn: number;
-  /** Its last entry's LSN (firstLsn - 1 when it holds none yet). */
-  lastLsn: number;
-  bytes: number;
-  createdAt: Date;
-  /** False only for the segment being written. */
-  sealed: boolean;
-}
+export type { SegmentInfo } from './segment/segment-info.js';
 
 /** What recovery did when the log was opened. */
 export interface RecoveryReport {
@@ -357,38 +344,10 @@ export class Wal {
   /** The log's segment files, oldest first; the last one is being written. */
   async segments(): Promise<SegmentInfo[]> {
     if (this.closing) throw closed();
-    const files = segmentsAmong(this.dir, await fs.promises.readdir(this.dir));
-    const out: SegmentInfo[] = [];
-    for (let i = 0; i < files.length; i++) {
-      const file = files[i];
-      let handle: fs.promises.FileHandle;
-      try {
-        handle = await openSegment(file.path);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted by retention meanwhile
-        throw segmentReadError(file.path, e);
-      }
-      try {
-        const head = new Uint8Array(SEGMENT_HEADER_BYTES);
-        await handle.read(head, 0, head.length, 0);
-        const header = decodeSegmentHeader(head);
-        const sealed = i < files.length - 1;
-        out.push({
-          name: file.name,
-          firstLsn: file.firstLsn,
-          lastLsn: sealed ? files[i + 1].firstLsn - 1 : Math.max(file.firstLsn - 1, this.writtenLsn),
-          // The segment being written may be longer on disk (preallocated zeros): count its data.
-          bytes: sealed
-            ? (await handle.stat()).size
-            : Number(Atomics.load(this.ring.lsns, ACTIVE_SEGMENT_BYTES)),
-          createdAt: new Date('invalid' in header ? 0 : header.createdAtMs),
-          sealed,
-        });
-      } finally {
-        await handle.close();
-      }
-    }
-    return out;
+    return segmentInfos(this.dir, {
+      writtenLsn: () => this.writtenLsn,
+      activeSegmentBytes: () => Number(Atomics.load(this.ring.lsns, ACTIVE_SEGMENT_BYTES)),
+    });
   }
 
   /** The error for an LSN argument outside 0..lastLsn, or null when it is fine. */
