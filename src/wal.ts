@@ -6,7 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { doneWith, type Encoded, encode, encodeAt, encodingUnderWay, releaseTarget } from './encoding.js';
-import { ErrorCode, fromWire, WalError, type WireError } from './errors.js';
+import { ErrorCode, fromWire, WalError } from './errors.js';
 import { flushAtExit, stopFlushingAtExit } from './exit-flush.js';
 import { MAX_LSN, RECORD_HEADER_BYTES } from './format/constants.js';
 import type { DirectoryLock } from './lock/directory-lock.js';
@@ -14,30 +14,8 @@ import { snapshot, type WalMetrics } from './metrics.js';
 import type { FilledOptions } from './options.js';
 import type { CorruptionReport, RecoveryMode } from './reader/policy.js';
 import { type ReadOptions, readWal, type WalEntry } from './reader/read-wal.js';
-import {
-  ACTIVE_SEGMENT_BYTES,
-  CHECKPOINT_DONE,
-  CHECKPOINT_LSN,
-  CHECKPOINT_REQUEST,
-  CHECKPOINT_TARGET,
-  COMMAND,
-  COMMAND_CLOSE,
-  createRing,
-  DURABLE_LSN,
-  ERROR_BYTES,
-  ERROR_SET,
-  ERROR_STATE,
-  maxFragmentPayload,
-  NOTIFY_SEQ,
-  type RingViews,
-  ROTATE_DONE,
-  ROTATE_REQUEST,
-  ringViews,
-  SYNC_DONE,
-  SYNC_REQUEST,
-  WRITE_POS,
-  WRITTEN_LSN,
-} from './ring/layout.js';
+import { ControlClient } from './ring/control-client.js';
+import { createRing, maxFragmentPayload } from './ring/layout.js';
 import { RingProducer } from './ring/producer.js';
 import { type SegmentInfo, segmentInfos } from './segment/segment-info.js';
 import { AppendAcks, PendingAcks, type Resolve } from './wal/ack-groups.js';
@@ -71,12 +49,11 @@ export class Wal {
   readonly options: Readonly<FilledOptions>;
   readonly recoveryReport: RecoveryReport;
 
-  private readonly ring: RingViews;
+  private readonly sab: SharedArrayBuffer;
+  private readonly control: ControlClient;
   private readonly producer: RingProducer;
   private readonly worker: Worker;
   private readonly lock: DirectoryLock;
-  /** Which published LSN settles append promises: durable for 'always', written otherwise. */
-  private readonly ackSlot: number;
 
   private nextLsn: number;
   /** The last LSN recovered at open: appends since open are `nextLsn - 1 - openedAtLsn`. */
@@ -93,14 +70,11 @@ export class Wal {
   /** rotate() and checkpoint() callers, keyed by their request number. */
   private readonly rotations = new PendingAcks();
   private readonly checkpoints = new PendingAcks();
-  private rotateRequested = 0;
-  private checkpointRequested = 0;
   /** The highest LSN checkpoint() was called with; checkpoints never go backwards. */
   private checkpointAsked = 0;
   private overflow: Overflow[] = [];
   private overflowHead = 0;
   private overflowBytes = 0;
-  private syncRequested: number;
 
   private wakeArmed = false;
   private workerRefed = true;
@@ -127,16 +101,15 @@ export class Wal {
     this.dir = dir;
     this.options = Object.freeze({ ...options });
     this.lock = lock;
-    this.ring = ringViews(sab);
+    this.sab = sab;
+    this.control = new ControlClient(sab, options.sync === 'always');
     this.producer = new RingProducer(sab);
     this.worker = worker;
     this.workerExited = workerExited;
-    this.ackSlot = options.sync === 'always' ? DURABLE_LSN : WRITTEN_LSN;
     this.nextLsn = ready.lastLsn + 1;
     this.openedAtLsn = ready.lastLsn;
     this.ackedSeen = ready.lastLsn;
     this.durableSeen = ready.lastLsn;
-    this.syncRequested = Atomics.load(this.ring.control, SYNC_REQUEST);
     this.recoveryReport = { mode: options.recovery, lastLsn: ready.lastLsn, corruptions: ready.corruptions };
     worker.on('error', (e) => this.fail(crashed(`the writer thread failed: ${e.message}`)));
     worker.unref();
@@ -206,12 +179,12 @@ export class Wal {
 
   /** Highest LSN fdatasync'd: it survives a power cut. */
   get durableLsn(): number {
-    return Number(Atomics.load(this.ring.lsns, DURABLE_LSN));
+    return this.control.durableLsn();
   }
 
   /** Highest LSN written to the OS: it survives a crash of this process. */
   get writtenLsn(): number {
-    return Number(Atomics.load(this.ring.lsns, WRITTEN_LSN));
+    return this.control.writtenLsn();
   }
 
   /**
@@ -220,14 +193,14 @@ export class Wal {
    * (it reads counters; no call reaches the writer thread), and available after close.
    */
   metrics(): WalMetrics {
-    return snapshot(this.ring.metrics, {
+    return snapshot(this.control.metricSlots, {
       appends: this.nextLsn - 1 - this.openedAtLsn,
       appendedBytes: this.appendedBytes,
       backpressureRejections: this.backpressureRejections,
       // After a failure every append and wait has settled (rejected, if nothing else).
       pendingAcks: this.failure ? 0 : this.appendAcks.size + this.acks.size,
       ringBytesInUse: this.producer.inFlightBytes,
-      ringCapacity: this.ring.capacity,
+      ringCapacity: this.control.ringCapacity,
       overflowEntries: this.overflow.length - this.overflowHead,
       overflowBytes: this.overflowBytes,
       lastLsn: this.lastLsn,
@@ -298,9 +271,8 @@ export class Wal {
   rotate(): Promise<void> {
     if (this.closing) return Promise.reject(closed());
     if (this.failure) return Promise.reject(this.failure);
-    const request = ++this.rotateRequested;
     if (this.unpublishedEntries > 0) this.publishNow(); // the request covers what is published
-    return this.request(this.rotations, ROTATE_REQUEST, request);
+    return this.request(this.rotations, this.control.requestRotate());
   }
 
   /**
@@ -323,13 +295,12 @@ export class Wal {
       );
     }
     this.checkpointAsked = lsn;
-    Atomics.store(this.ring.lsns, CHECKPOINT_TARGET, BigInt(lsn));
-    return this.request(this.checkpoints, CHECKPOINT_REQUEST, ++this.checkpointRequested);
+    return this.request(this.checkpoints, this.control.requestCheckpoint(lsn));
   }
 
   /** The durable checkpoint: entries up to it are applied elsewhere. 0 if none was taken. */
   get checkpointLsn(): number {
-    return Number(Atomics.load(this.ring.lsns, CHECKPOINT_LSN));
+    return this.control.checkpointLsn();
   }
 
   /**
@@ -344,10 +315,7 @@ export class Wal {
   /** The log's segment files, oldest first; the last one is being written. */
   async segments(): Promise<SegmentInfo[]> {
     if (this.closing) throw closed();
-    return segmentInfos(this.dir, {
-      writtenLsn: () => this.writtenLsn,
-      activeSegmentBytes: () => Number(Atomics.load(this.ring.lsns, ACTIVE_SEGMENT_BYTES)),
-    });
+    return segmentInfos(this.dir, this.control);
   }
 
   /** The error for an LSN argument outside 0..lastLsn, or null when it is fine. */
@@ -359,12 +327,10 @@ export class Wal {
     );
   }
 
-  /** Posts request number `request` in `slot`, wakes the writer, and resolves when it is answered. */
-  private request(waiters: PendingAcks, slot: number, request: number): Promise<void> {
+  /** Resolves once request number `request`, just posted, is answered. */
+  private request(waiters: PendingAcks, request: number): Promise<void> {
     const promise = new Promise<number>(this.park);
     waiters.add(request, this.parked);
-    Atomics.store(this.ring.control, slot, request);
-    Atomics.notify(this.ring.control, WRITE_POS);
     if (!this.wakeArmed) this.armWake();
     return promise.then(noop);
   }
@@ -390,7 +356,7 @@ export class Wal {
     if (this.failure) throw this.failure;
     const target = this.lastLsn;
     const deadline = Date.now() + this.options.flushTimeoutMs;
-    const control = this.ring.control;
+    const control = this.control;
     if (this.unpublishedEntries > 0) this.publishNow();
     while (true) {
       this.poll();
@@ -405,10 +371,10 @@ export class Wal {
           `flushSync: entries up to LSN ${target} were not durable after ${this.options.flushTimeoutMs} ms (durable: ${this.durableSeen})`,
         );
       }
-      const seq = Atomics.load(control, NOTIFY_SEQ);
+      const seq = control.notifySeq();
       this.poll();
       if (this.failure || this.durableSeen >= target) continue;
-      Atomics.wait(control, NOTIFY_SEQ, seq, Math.min(remaining, 100));
+      control.wait(seq, Math.min(remaining, 100));
     }
   }
 
@@ -424,13 +390,12 @@ export class Wal {
     } catch {
       // The sticky error is reported below, once the thread is stopped.
     }
-    Atomics.or(this.ring.control, COMMAND, COMMAND_CLOSE);
-    Atomics.notify(this.ring.control, WRITE_POS);
+    this.control.requestClose();
     this.worker.ref();
     await this.workerExited;
     stopFlushingAtExit(this);
     this.lock.release();
-    releaseTarget(this.ring.sab);
+    releaseTarget(this.sab);
     this.poll();
     if (this.failure && this.failure.code !== ErrorCode.CLOSED) throw this.failure;
     this.fail(new WalError(ErrorCode.CLOSED, 'the log is closed'));
@@ -578,7 +543,7 @@ export class Wal {
 
   /** Resolves appends up to the acknowledged LSN; only that, so it is safe mid-append. */
   private settleAcked(): void {
-    const acked = Number(Atomics.load(this.ring.lsns, this.ackSlot));
+    const acked = this.control.ackedLsn();
     if (acked > this.ackedSeen) {
       this.ackedSeen = acked;
       this.appendAcks.resolveUpTo(acked);
@@ -591,8 +556,8 @@ export class Wal {
   /** Waits (without blocking) for the writer's next notification, keeping the process alive meanwhile. */
   private armWake(): void {
     if (this.wakeArmed || this.failure) return;
-    const control = this.ring.control;
-    const seq = Atomics.load(control, NOTIFY_SEQ);
+    const control = this.control;
+    const seq = control.notifySeq();
     this.poll();
     if (!this.hasPending()) {
       this.idle();
@@ -604,7 +569,7 @@ export class Wal {
       this.worker.ref();
       this.workerRefed = true;
     }
-    const wait = Atomics.waitAsync(control, NOTIFY_SEQ, seq);
+    const wait = control.waitAsync(seq);
     if (wait.async) wait.value.then(this.onWake);
     else queueMicrotask(this.onWake);
   }
@@ -635,22 +600,21 @@ export class Wal {
   /** Reads the writer's progress and settles what it allows; moves waiting entries into the ring. */
   private poll(): void {
     if (this.failure) return;
-    const control = this.ring.control;
-    if (Atomics.load(control, ERROR_STATE) === ERROR_SET) {
-      this.fail(this.readWriterError());
+    const control = this.control;
+    if (control.writerFailed()) {
+      this.fail(control.writerError());
       return;
     }
     this.settleAcked();
-    const durable =
-      this.ackSlot === DURABLE_LSN ? this.ackedSeen : Number(Atomics.load(this.ring.lsns, DURABLE_LSN));
+    const durable = control.acksDurable ? this.ackedSeen : control.durableLsn();
     if (durable > this.durableSeen) {
       this.durableSeen = durable;
       this.syncs.resolveUpTo(durable);
     }
     if (this.overflowHead < this.overflow.length) this.drainOverflow();
     if (this.syncs.size > 0) this.requestSyncIfIdle(this.syncs.lowest);
-    if (this.rotations.size > 0) this.rotations.resolveUpTo(Atomics.load(control, ROTATE_DONE));
-    if (this.checkpoints.size > 0) this.checkpoints.resolveUpTo(Atomics.load(control, CHECKPOINT_DONE));
+    if (this.rotations.size > 0) this.rotations.resolveUpTo(control.rotationsDone());
+    if (this.checkpoints.size > 0) this.checkpoints.resolveUpTo(control.checkpointsDone());
   }
 
   private drainOverflow(): void {
@@ -683,11 +647,9 @@ export class Wal {
   private requestSyncIfIdle(target: number): void {
     if (this.durableSeen >= target) return;
     if (this.overflowHead < this.overflow.length) return; // ask once all of it is in the ring
-    if (Atomics.load(this.ring.control, SYNC_DONE) !== this.syncRequested) return;
+    if (!this.control.syncAnswered()) return;
     if (this.unpublishedEntries > 0) this.publishNow(); // the request covers what is published
-    this.syncRequested = (this.syncRequested + 1) | 0;
-    Atomics.store(this.ring.control, SYNC_REQUEST, this.syncRequested);
-    Atomics.notify(this.ring.control, WRITE_POS);
+    this.control.requestSync();
   }
 
   private exitedCode: number | null = null;
@@ -696,16 +658,6 @@ export class Wal {
     this.exitedCode = code;
     this.poll();
     if (!this.closing) this.fail(crashed(`the writer thread exited unexpectedly (code ${code})`));
-  }
-
-  private readWriterError(): WalError {
-    const length = Atomics.load(this.ring.control, ERROR_BYTES);
-    try {
-      const text = new TextDecoder().decode(this.ring.errorArea.slice(0, length));
-      return fromWire(JSON.parse(text) as WireError);
-    } catch {
-      return new WalError(ErrorCode.IO_ERROR, 'the writer failed (its error could not be read)');
-    }
   }
 
   /** The one failure path: makes the error sticky and rejects everything pending with it. */
