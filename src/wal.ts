@@ -4,9 +4,8 @@
  * progress from two counters in shared memory (written LSN, durable LSN) and a sticky error,
  * and settles promises in LSN order. Nothing else flows back.
  */
-import { Worker } from 'node:worker_threads';
 import { doneWith, type Encoded, encode, encodeAt, encodingUnderWay, releaseTarget } from './encoding.js';
-import { ErrorCode, fromWire, WalError } from './errors.js';
+import { ErrorCode, WalError } from './errors.js';
 import { flushAtExit, stopFlushingAtExit } from './exit-flush.js';
 import { MAX_LSN, RECORD_HEADER_BYTES } from './format/constants.js';
 import type { DirectoryLock } from './lock/directory-lock.js';
@@ -15,13 +14,11 @@ import type { FilledOptions } from './options.js';
 import type { CorruptionReport, RecoveryMode } from './reader/policy.js';
 import { type ReadOptions, readWal, type WalEntry } from './reader/read-wal.js';
 import { ControlClient } from './ring/control-client.js';
-import { createRing, maxFragmentPayload } from './ring/layout.js';
 import { RingProducer } from './ring/producer.js';
 import { type SegmentInfo, segmentInfos } from './segment/segment-info.js';
 import { AppendAcks, PendingAcks, type Resolve } from './wal/ack-groups.js';
-import { workerUrl } from './worker-path.js';
-import type { WriterConfig } from './writer/log-writer.js';
-import type { WriterData, WriterMessage } from './writer/messages.js';
+import { crashed, type WriterReady, WriterThread } from './wal/writer-thread.js';
+import type { WriterData } from './writer/messages.js';
 
 /** An encoded entry waiting for ring space, with how much of it is already in the ring. */
 interface Overflow {
@@ -49,10 +46,9 @@ export class Wal {
   readonly options: Readonly<FilledOptions>;
   readonly recoveryReport: RecoveryReport;
 
-  private readonly sab: SharedArrayBuffer;
   private readonly control: ControlClient;
   private readonly producer: RingProducer;
-  private readonly worker: Worker;
+  private readonly thread: WriterThread;
   private readonly lock: DirectoryLock;
 
   private nextLsn: number;
@@ -77,10 +73,8 @@ export class Wal {
   private overflowBytes = 0;
 
   private wakeArmed = false;
-  private workerRefed = true;
   private failure: WalError | null = null;
   private closing: Promise<void> | null = null;
-  private workerExited: Promise<void>;
 
   // One executor for every append promise: it parks the resolver here, saving a closure
   // allocation per entry.
@@ -93,27 +87,24 @@ export class Wal {
     dir: string,
     options: FilledOptions,
     lock: DirectoryLock,
-    sab: SharedArrayBuffer,
-    worker: Worker,
-    ready: Extract<WriterMessage, { type: 'ready' }>,
-    workerExited: Promise<void>,
+    thread: WriterThread,
+    ready: WriterReady,
   ) {
     this.dir = dir;
     this.options = Object.freeze({ ...options });
     this.lock = lock;
-    this.sab = sab;
-    this.control = new ControlClient(sab, options.sync === 'always');
-    this.producer = new RingProducer(sab);
-    this.worker = worker;
-    this.workerExited = workerExited;
+    this.control = new ControlClient(thread.sab, options.sync === 'always');
+    this.producer = new RingProducer(thread.sab);
+    this.thread = thread;
     this.nextLsn = ready.lastLsn + 1;
     this.openedAtLsn = ready.lastLsn;
     this.ackedSeen = ready.lastLsn;
     this.durableSeen = ready.lastLsn;
     this.recoveryReport = { mode: options.recovery, lastLsn: ready.lastLsn, corruptions: ready.corruptions };
-    worker.on('error', (e) => this.fail(crashed(`the writer thread failed: ${e.message}`)));
-    worker.unref();
-    this.workerRefed = false;
+    thread.watch(
+      (error) => this.fail(error),
+      (code) => this.onWorkerExit(code),
+    );
     if (options.flushOnExit) flushAtExit(this);
   }
 
@@ -124,46 +115,11 @@ export class Wal {
     lock: DirectoryLock,
     internals: Pick<WriterData, 'faultFs'> = {},
   ): Promise<Wal> {
-    const sab = createRing(options.ringBytes);
-    const config: WriterConfig = {
-      dir,
-      sync: options.sync,
-      syncIntervalMs: options.syncIntervalMs,
-      segmentBytes: options.segmentBytes,
-      maxEntryBytes: options.maxEntryBytes,
-      maxRecordBytes: Math.min(maxFragmentPayload(options.ringBytes), options.maxEntryBytes),
-      maxBatchBytes: Math.min(options.ringBytes / 2, 8 * 1024 * 1024),
-      idleWaitMs: 1000,
-      rotateIntervalMs: options.rotateIntervalMs,
-      preallocate: options.preallocate,
-      retention: options.retention,
-      recovery: options.recovery,
-      fileMode: options.fileMode,
-    };
-    const workerData: WriterData = { sab, config, ...internals };
-    const worker = new Worker(workerUrl('writer'), { workerData, name: 'ringwal-writer' });
-    let wal: Wal | null = null;
-    const exited = new Promise<void>((resolve) => {
-      worker.once('exit', (code) => {
-        wal?.onWorkerExit(code);
-        resolve();
-      });
-    });
-    const message = await new Promise<WriterMessage>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-      exited.then(() => reject(crashed('the writer thread exited while opening the log')));
-    }).catch((e: unknown) => {
-      throw e instanceof WalError ? e : crashed(`the writer thread failed to start: ${(e as Error).message}`);
-    });
-    if (message.type === 'open-failed') {
-      await exited;
-      throw fromWire(message.error);
-    }
-    wal = new Wal(dir, options, lock, sab, worker, message, exited);
+    const { thread, ready } = await WriterThread.start(dir, options, internals);
+    const wal = new Wal(dir, options, lock, thread, ready);
     if (options.onCorruption) {
       try {
-        for (const report of message.corruptions) options.onCorruption(report);
+        for (const report of ready.corruptions) options.onCorruption(report);
       } catch (e) {
         await wal.close();
         throw e;
@@ -362,7 +318,7 @@ export class Wal {
       this.poll();
       if (this.failure) throw this.failure;
       if (this.durableSeen >= target) return;
-      if (this.exitedCode !== null) throw crashed('the writer thread is not running');
+      if (this.thread.exitCode !== null) throw crashed('the writer thread is not running');
       this.requestSyncIfIdle(target);
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
@@ -391,11 +347,10 @@ export class Wal {
       // The sticky error is reported below, once the thread is stopped.
     }
     this.control.requestClose();
-    this.worker.ref();
-    await this.workerExited;
+    await this.thread.stopped();
     stopFlushingAtExit(this);
     this.lock.release();
-    releaseTarget(this.sab);
+    releaseTarget(this.thread.sab);
     this.poll();
     if (this.failure && this.failure.code !== ErrorCode.CLOSED) throw this.failure;
     this.fail(new WalError(ErrorCode.CLOSED, 'the log is closed'));
@@ -564,11 +519,7 @@ export class Wal {
       return;
     }
     this.wakeArmed = true;
-    // Atomics.waitAsync does not keep the event loop alive (nodejs/node#44729): the worker does.
-    if (!this.workerRefed) {
-      this.worker.ref();
-      this.workerRefed = true;
-    }
+    this.thread.keepAlive();
     const wait = control.waitAsync(seq);
     if (wait.async) wait.value.then(this.onWake);
     else queueMicrotask(this.onWake);
@@ -591,10 +542,7 @@ export class Wal {
   }
 
   private idle(): void {
-    if (this.workerRefed && !this.closing) {
-      this.worker.unref();
-      this.workerRefed = false;
-    }
+    if (!this.closing) this.thread.allowExit();
   }
 
   /** Reads the writer's progress and settles what it allows; moves waiting entries into the ring. */
@@ -652,10 +600,7 @@ export class Wal {
     this.control.requestSync();
   }
 
-  private exitedCode: number | null = null;
-
   private onWorkerExit(code: number): void {
-    this.exitedCode = code;
     this.poll();
     if (!this.closing) this.fail(crashed(`the writer thread exited unexpectedly (code ${code})`));
   }
@@ -707,10 +652,6 @@ function copyOf(encoded: Encoded): Encoded {
 
 function closed(): WalError {
   return new WalError(ErrorCode.CLOSED, 'the log is closed');
-}
-
-function crashed(message: string): WalError {
-  return new WalError(ErrorCode.WRITER_CRASHED, message);
 }
 
 function invalidKey(key: unknown): WalError {
