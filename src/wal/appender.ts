@@ -1,13 +1,11 @@
 /**
- * The append hot path and the loop that settles it. The main thread's whole job per entry:
- * encode, copy into the ring, publish, remember a promise (~1 µs here, and every part of it
- * counts: no allocation, closure or call per entry beyond what is here). Entries that find no
- * room wait in the overflow queue. Progress comes back as two LSN words and a sticky error
- * (src/ring/control-client.ts); one wake-up per notification from the writer settles what
- * they allow, in LSN order.
- *
- * The wake-up loop lives here rather than in a module of its own because it shares the
- * fields the hot path uses per entry (`wakeArmed`, the overflow queue, the ack groups).
+ * The append hot path and the loop that settles it, in one file (~430 lines) because that
+ * loop shares the fields the hot path uses per entry (`wakeArmed`, the overflow queue, the ack
+ * groups). The main thread's whole job per entry: encode, copy into the ring, publish,
+ * remember a promise (~1 µs here, and every part counts: no allocation, closure or call per
+ * entry beyond what is here). Entries that find no room wait in the overflow queue. Progress
+ * comes back as two LSN words and a sticky error (src/ring/control-client.ts); one wake-up
+ * per notification from the writer settles what they allow, in LSN order.
  */
 import { doneWith, type Encoded, encode, encodeAt, encodingUnderWay } from '../encoding.js';
 import { ErrorCode, WalError } from '../errors.js';
