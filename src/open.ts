@@ -1,6 +1,6 @@
 /**
  * Opening a log: check the options, create the directory durably, take its lock, then start
- * the writer thread, which recovers the directory (src/wal.ts, Wal.start).
+ * the writer thread, which recovers the directory (Wal.start, src/wal/writer-thread.ts).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';

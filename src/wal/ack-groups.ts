@@ -1,7 +1,7 @@
 /**
- * Promises waiting for an LSN to be acknowledged, settled in LSN order. The writer never
- * touches a promise: the main thread reads the published LSN and settles everything up to
- * it here. One failure settles everything pending the same way.
+ * Acknowledgement groups: promises waiting for an LSN to be acknowledged, settled in LSN
+ * order. The writer never touches a promise: the main thread reads the published LSN and
+ * settles everything up to it here. One failure settles everything pending the same way.
  *
  * Only the resolve function of each promise is kept: a failure resolves them all with one
  * rejected promise, which they adopt. That saves storing a second function per entry.
