@@ -376,6 +376,10 @@ function* findNextRecord(
         next = c;
         nextLsn = record.lsn;
         if (stopAtNext) break;
+      } else if (next < 0) {
+        // The rest of an entry (MIDDLE, LAST) is data, not zeros: stepped over unread, it
+        // made a hole of zeros before it look like preallocated space ('clean', no report).
+        allZeros = false;
       }
       if (record.flags & RecordFlag.SYNCED_BEFORE) {
         syncedAfter = true;

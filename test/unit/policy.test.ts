@@ -151,14 +151,14 @@ describe('judgeEnd', () => {
     });
   }
 
-  // docs/FORMAT.md "How a segment's walk ends": clean is a stop "at zeros that run to the end
-  // of the file"; torn covers "zeros where pages never reached the disk, ... even complete
-  // records after such a hole". Here the FIRST's pages never reached the disk and its MIDDLE
-  // and LAST did: the scan reports the region as all zeros (segment-scanner.ts:369-380 steps
-  // over valid MIDDLE/LAST records without looking at their bytes), so the verdict is 'clean'.
-  // openWal (tolerate-tail) then reports nothing, keeps no `.torn-` copy, and leaves the
-  // MIDDLE and LAST behind validEnd for appends to overwrite.
-  it.fails('a hole of zeros, then the rest of an entry (MIDDLE, LAST) to the end: torn in the last segment', () => {
+  // Regression. docs/FORMAT.md "How a segment's walk ends": clean is a stop "at zeros that run
+  // to the end of the file"; torn covers "zeros where pages never reached the disk, ... even
+  // complete records after such a hole". Here the FIRST's pages never reached the disk and its
+  // MIDDLE and LAST did. The scan stepped over valid MIDDLE/LAST records without looking at
+  // their bytes and called the region all zeros, so the verdict was 'clean': openWal
+  // (tolerate-tail) reported nothing, kept no `.torn-` copy, and left the MIDDLE and LAST
+  // behind validEnd for appends to overwrite.
+  it('a hole of zeros, then the rest of an entry (MIDDLE, LAST) to the end: torn in the last segment', () => {
     const { result } = scanBytes(zeroRange(FRAG, FIRST.offset, MIDDLE.offset));
     expect(result.damage).toMatchObject({
       stop: 'zeros',
