@@ -160,7 +160,9 @@ export class ReaderPolicy {
   }
 
   private report(report: CorruptionReport): void {
-    const key = `${report.segment}:${report.offset}`;
+    // The same loss read again (a live segment) has the same place and reason; two different
+    // losses can share a place (a gap before a segment and its own bad header, both offset 0).
+    const key = `${report.segment}:${report.offset}:${report.reason}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
     this.onCorruption?.(report);

@@ -454,12 +454,12 @@ describe('ReaderPolicy: each report once', () => {
     );
   });
 
-  // docs/FORMAT.md "Reading": 'skip-corrupt' "reports each skipped region". A segment after a
-  // gap whose header is also bad is two losses: the missing LSNs (the gap, offset 0) and the
-  // segment itself (its bad header, offset 0 too). The policy keys reports by segment and
-  // offset (policy.ts:217-222), so the second is dropped: the LSNs of the unreadable segment
-  // are lost without a report. SegmentWalk asks exactly this (gap 'go-on', then badHeader).
-  it.fails('two different losses at the same segment and offset are both reported', () => {
+  // Regression. docs/FORMAT.md "Reading": 'skip-corrupt' "reports each skipped region". A
+  // segment after a gap whose header is also bad is two losses: the missing LSNs (the gap,
+  // offset 0) and the segment itself (its bad header, offset 0 too). The policy keyed reports
+  // by segment and offset, so the second was dropped: the LSNs of the unreadable segment were
+  // lost without a report. SegmentWalk asks exactly this (gap 'go-on', then badHeader).
+  it('two different losses at the same segment and offset are both reported', () => {
     const reports: CorruptionReport[] = [];
     const policy = new ReaderPolicy('skip-corrupt', (r) => reports.push(r));
     expect(policy.gap(S21, 11)).toBe('go-on');

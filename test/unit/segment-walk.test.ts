@@ -595,11 +595,11 @@ describe('the live tail', () => {
   });
 });
 
-// docs/FORMAT.md "Reading": 'skip-corrupt' "reports each skipped region". S7 follows a gap
-// (S4 is missing) and its own header is bad: two losses, LSN 4..6 and 7..9, both at offset 0
-// of S7. ReaderPolicy reports once per segment and offset (policy.ts:217-222), so the second
-// report is dropped and LSN 7..9 are lost without one.
-it.fails('skip-corrupt reports both a gap and the bad header of the segment after it', async () => {
+// Regression. docs/FORMAT.md "Reading": 'skip-corrupt' "reports each skipped region". S7
+// follows a gap (S4 is missing) and its own header is bad: two losses, LSN 4..6 and 7..9,
+// both at offset 0 of S7. ReaderPolicy reported once per segment and offset, so the second
+// report was dropped and LSN 7..9 were lost without one.
+it('skip-corrupt reports both a gap and the bad header of the segment after it', async () => {
   const dir = logDir([S(1), [7, withHeader(segmentBytes(7, [3]), { magic: 0 })], S(10)]);
   const got = await drive(dir, 'skip-corrupt');
   expect(got.lsns).toEqual([1, 2, 3, 10, 11, 12]);
