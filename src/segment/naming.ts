@@ -12,7 +12,7 @@ export const TEMP_SUFFIX = '.tmp';
 /** The next segment's file, prepared (zero-filled, synced) before it is needed; no header yet. */
 export const NEXT_SEGMENT_DRAFT = 'wal-next.tmp';
 
-/** Left by a writer whose fdatasync failed, for the next open (see LogWriter.makeTailDurable). */
+/** Left by a writer whose fdatasync failed, for the next open (see makeTailDurable in src/writer/resume.ts). */
 export const SYNC_FAILED_FILE = 'SYNC_FAILED';
 
 const NAME = /^wal-(\d{16})-(\d{8})-(\d{6})-(\d{3})\.log$/;
