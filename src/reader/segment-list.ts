@@ -15,6 +15,14 @@ export function checkDir(dir: unknown): string {
   return dir;
 }
 
+/** A `threads` option: an integer from 1 to 256, or WAL_INVALID_OPTION naming it. */
+export function checkThreads(threads: unknown, name: string): number {
+  if (!Number.isInteger(threads) || (threads as number) < 1 || (threads as number) > 256) {
+    throw new WalError(ErrorCode.INVALID_OPTION, `${name} must be an integer from 1 to 256; got ${threads}`);
+  }
+  return threads as number;
+}
+
 /** The directory's segments, in LSN order. A directory that cannot be listed (missing, not a directory) is WAL_IO_ERROR. */
 export async function listSegmentsAsync(dir: string): Promise<SegmentFile[]> {
   let names: string[];
@@ -48,11 +56,26 @@ export async function openSegment(path: string): Promise<fs.promises.FileHandle>
   return handle;
 }
 
-export async function isAllZeros(path: string): Promise<boolean> {
+/** Bytes read at a time by `isAllZeros`: what the check holds, however large the file. */
+const ZEROS_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Whether every byte of the file from `from` on is zero (true for a file that ends before
+ * it). Reads a fixed-size chunk at a time, never larger than the file, and stops at the first
+ * non-zero byte.
+ */
+export async function isAllZeros(path: string, from = 0): Promise<boolean> {
   const handle = await openSegment(path);
   try {
-    const bytes = await handle.readFile();
-    return bytes.every((b) => b === 0);
+    const size = (await handle.stat()).size;
+    const chunk = new Uint8Array(Math.max(0, Math.min(ZEROS_CHUNK_BYTES, size - from)));
+    if (chunk.length === 0) return true;
+    for (let position = from; ; ) {
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
+      if (bytesRead === 0) return true;
+      for (let i = 0; i < bytesRead; i++) if (chunk[i] !== 0) return false;
+      position += bytesRead;
+    }
   } finally {
     await handle.close();
   }
