@@ -28,7 +28,7 @@ export function checkReadOptions(options: ReadOptions): CheckedReadOptions {
     checkRecoveryMode(options.recovery, 'options.recovery'),
     checkCorruptionHandler(options.onCorruption, 'options.onCorruption'),
   );
-  const threads = options.threads === undefined ? 0 : checkThreads(options.threads, 'options.threads');
+  const threads = options.threads === undefined ? 0 : checkThreads(options.threads ?? 0, 'options.threads');
   const bufferBytes = positive(options.bufferBytes ?? 16 * 1024 * 1024, 'options.bufferBytes');
   return { fromLsn, maxEntryBytes, policy, threads, bufferBytes };
 }
