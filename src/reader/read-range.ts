@@ -9,9 +9,9 @@
  * one stopped (`more`): entry boundaries cannot be found from an arbitrary offset without
  * risking a false match inside a payload, so ranges are never guessed.
  */
-import { type Damage, type ScanSummary, summarize } from '../format/segment-scanner.js';
+import { type Damage, type ScanSummary, scanSegment, summarize } from '../format/segment-scanner.js';
 import type { FileSystem } from '../fs.js';
-import { driveScan } from '../segment/scan-file.js';
+import { readInto } from '../segment/scan-file.js';
 
 export interface RangeTask {
   path: string;
@@ -53,6 +53,7 @@ export function readRange(fsys: FileSystem, task: RangeTask): RangeResult {
   let length = 0;
   let more: RangeResult['more'] = null;
   let scan: RangeResult['scan'] = null;
+  let scratch = new Uint8Array(0);
   try {
     const fileSize = fsys.fstatSize(fd);
     // Entries are never more bytes than the file holds past the start: size the buffer once
@@ -60,33 +61,45 @@ export function readRange(fsys: FileSystem, task: RangeTask): RangeResult {
     payloads = new Uint8Array(
       Math.max(0, Math.min(task.budgetBytes + 64 * 1024, fileSize - (task.startAt?.offset ?? 0))),
     );
-    const options = {
+    const walk = scanSegment(fileSize, {
       maxEntryBytes: task.maxEntryBytes,
       skipCorrupt: task.skipCorrupt,
       startAt: task.startAt ?? undefined,
-    };
-    const result = driveScan(fsys, fd, fileSize, options, (item) => {
-      if (item.kind === 'skip') {
-        skipped.push(item.damage);
-        return false;
-      }
-      if (item.lsn < task.fromLsn) return false;
-      if (length + item.payload.length > payloads.length) {
-        const grown = new Uint8Array(Math.max(payloads.length * 2, length + item.payload.length));
-        grown.set(payloads.subarray(0, length));
-        payloads = grown;
-      }
-      payloads.set(item.payload, length);
-      length += item.payload.length;
-      lsns.push(item.lsn);
-      ts.push(item.ts);
-      offsets.push(item.offset);
-      ends.push(length);
-      if (length < task.budgetBytes) return false;
-      more = { offset: item.end, lsn: item.lsn + 1 };
-      return true;
     });
-    scan = result && summarize(result);
+    // scanSegmentFile's loop (src/segment/scan-file.ts), written out: with the entry handled
+    // through a callback, this state lives in a closure and the task ran ~4% slower (measured).
+    let reply: Uint8Array | undefined;
+    while (true) {
+      const step = walk.next(reply);
+      if (step.done) {
+        scan = summarize(step.value);
+        break;
+      }
+      reply = undefined;
+      const item = step.value;
+      if (item.kind === 'read') {
+        if (scratch.length < item.length) scratch = new Uint8Array(item.length);
+        reply = readInto(fsys, fd, scratch, item.position, item.length);
+      } else if (item.kind === 'skip') {
+        skipped.push(item.damage);
+      } else if (item.lsn >= task.fromLsn) {
+        if (length + item.payload.length > payloads.length) {
+          const grown = new Uint8Array(Math.max(payloads.length * 2, length + item.payload.length));
+          grown.set(payloads.subarray(0, length));
+          payloads = grown;
+        }
+        payloads.set(item.payload, length);
+        length += item.payload.length;
+        lsns.push(item.lsn);
+        ts.push(item.ts);
+        offsets.push(item.offset);
+        ends.push(length);
+        if (length >= task.budgetBytes) {
+          more = { offset: item.end, lsn: item.lsn + 1 };
+          break;
+        }
+      }
+    }
   } finally {
     fsys.closeSync(fd);
   }

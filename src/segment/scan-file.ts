@@ -1,14 +1,9 @@
-/**
- * The synchronous driver of `scanSegment`, for the writer thread's recovery scan, the replay
- * workers (src/kv/reduce-segment.ts) and the parallel reader's range tasks
- * (src/reader/read-range.ts).
- */
+/** The synchronous driver of `scanSegment`, for the writer thread's recovery scan and the replay workers. */
 
 import {
   type ScannedEntry,
   type ScanOptions,
   type ScanResult,
-  type SkippedRegion,
   scanSegment,
 } from '../format/segment-scanner.js';
 import type { FileSystem } from '../fs.js';
@@ -25,41 +20,23 @@ export function scanSegmentFile(
   onEntry?: (entry: ScannedEntry) => void,
 ): ScanResult {
   const fd = fsys.openSync(path, 'r');
+  let scratch = new Uint8Array(0);
   try {
-    return driveScan(fsys, fd, fsys.fstatSize(fd), options, (item) => {
-      if (item.kind === 'entry') onEntry?.(item);
-      return false;
-    })!;
+    const walk = scanSegment(fsys.fstatSize(fd), options);
+    let reply: Uint8Array | undefined;
+    while (true) {
+      const step = walk.next(reply);
+      if (step.done) return step.value;
+      reply = undefined;
+      const item = step.value;
+      if (item.kind === 'read') {
+        // The scanner is done with its previous buffer once it asks for the next one.
+        if (scratch.length < item.length) scratch = new Uint8Array(item.length);
+        reply = readInto(fsys, fd, scratch, item.position, item.length);
+      } else if (item.kind === 'entry') onEntry?.(item);
+    }
   } finally {
     fsys.closeSync(fd);
-  }
-}
-
-/**
- * Walks the open file `fd` of `fileSize` bytes, handing each entry and each skipped region to
- * `onItem` (an entry's payload is valid only during its call, as above). `onItem` returns
- * true to end the walk there: the result is then null.
- */
-export function driveScan(
-  fsys: FileSystem,
-  fd: number,
-  fileSize: number,
-  options: ScanOptions,
-  onItem: (item: ScannedEntry | SkippedRegion) => boolean,
-): ScanResult | null {
-  const walk = scanSegment(fileSize, options);
-  let scratch = new Uint8Array(0);
-  let reply: Uint8Array | undefined;
-  while (true) {
-    const step = walk.next(reply);
-    if (step.done) return step.value;
-    reply = undefined;
-    const item = step.value;
-    if (item.kind === 'read') {
-      // The scanner is done with its previous buffer once it asks for the next one.
-      if (scratch.length < item.length) scratch = new Uint8Array(item.length);
-      reply = readInto(fsys, fd, scratch, item.position, item.length);
-    } else if (onItem(item)) return null;
   }
 }
 
