@@ -9,36 +9,20 @@
  * delivered one more (the next range, read while this one is yielded). Each range is
  * `bufferBytes / (threads + 2)` of payload; one entry larger than that still fits in one range.
  */
-import { Piscina } from 'piscina';
 import { decodeBackToBack, decodeStored } from '../encoding.js';
-import { fromWire } from '../errors.js';
+import { TaskPool } from '../pool.js';
 import type { SegmentFile } from '../segment/naming.js';
-import { workerUrl } from '../worker-path.js';
-import type { ReaderPolicy } from './policy.js';
-import type { RangeAnswer, RangeResult, RangeTask } from './read-range.js';
-import type { WalEntry } from './read-wal.js';
+import type { RangeResult, RangeTask } from './read-range.js';
 import { Breather } from './segment-list.js';
 import { SegmentWalk } from './segment-walk.js';
+import type { CheckedReadOptions, WalEntry } from './types.js';
 
 /** Entries decoded per msgpackr call while delivering a range. */
 const DECODE_CHUNK = 1024;
 
-export interface ParallelReadOptions {
-  fromLsn: number;
-  maxEntryBytes: number;
-  policy: ReaderPolicy;
-  threads: number;
-  bufferBytes: number;
-}
-
-function unwrap(answer: RangeAnswer): RangeResult {
-  if ('error' in answer) throw fromWire(answer.error);
-  return answer;
-}
-
 export async function* readParallel(
   dir: string,
-  options: ParallelReadOptions,
+  options: CheckedReadOptions,
 ): AsyncGenerator<WalEntry, void, undefined> {
   const { fromLsn, maxEntryBytes, policy, threads } = options;
   const skipCorrupt = policy.mode === 'skip-corrupt';
@@ -46,37 +30,18 @@ export async function* readParallel(
   if (!(await walk.start(fromLsn))) return;
   const window = threads + 1;
   const budgetBytes = Math.max(64 * 1024, Math.floor(options.bufferBytes / (window + 1)));
-  const pool = new Piscina({
-    filename: workerUrl('read-range').href,
-    minThreads: threads,
-    maxThreads: threads,
-    idleTimeout: 1000,
-    // A task's live set is one range; its garbage is a little per entry: a small young
-    // generation collects it sooner (as for the replay pool).
-    resourceLimits: { maxYoungGenerationSizeMb: 4 },
-  });
-  const outstanding = new Set<Promise<RangeAnswer>>();
-  const submit = (segment: SegmentFile, startAt: RangeTask['startAt']): Promise<RangeAnswer> => {
-    const task: RangeTask = { path: segment.path, startAt, budgetBytes, fromLsn, maxEntryBytes, skipCorrupt };
-    const answer = pool.run(task) as Promise<RangeAnswer>;
-    outstanding.add(answer);
-    answer.then(
-      () => outstanding.delete(answer),
-      () => outstanding.delete(answer),
-    );
-    return answer;
-  };
-  /** Each window segment's next range, by name (indexes shift when the directory is listed again). */
-  const ahead = new Map<string, Promise<RangeAnswer>>();
+  const pool = new TaskPool<RangeTask, RangeResult>('read-range', threads);
+  const submit = (segment: SegmentFile, startAt: RangeTask['startAt']): Promise<RangeResult> =>
+    pool.run({ path: segment.path, startAt, budgetBytes, fromLsn, maxEntryBytes, skipCorrupt });
+  /** Each window segment's next range (SegmentWalk.readAhead). */
+  const ahead = new Map<string, Promise<RangeResult>>();
   const breather = new Breather();
   let nextLsn = fromLsn;
   try {
     let segment = await walk.next();
     while (segment) {
-      for (const upcoming of walk.upcoming(window)) {
-        if (!ahead.has(upcoming.name)) ahead.set(upcoming.name, submit(upcoming, null));
-      }
-      let answer = unwrap(await (ahead.get(segment.name) ?? submit(segment, null)));
+      walk.readAhead(ahead, window, (s) => submit(s, null));
+      let answer = await (ahead.get(segment.name) ?? submit(segment, null));
       ahead.delete(segment.name);
       while (answer.more) {
         const next = submit(segment, answer.more); // read ahead while this range is yielded
@@ -84,7 +49,7 @@ export async function* readParallel(
           yield entry;
           if (breather.due()) await breather.turn();
         }
-        answer = unwrap(await next);
+        answer = await next;
       }
       for (const entry of deliver(segment, answer)) {
         yield entry;
@@ -101,10 +66,7 @@ export async function* readParallel(
       }
     }
   } finally {
-    // Let ranges still being read finish: destroying the pool under them makes piscina emit
-    // 'error' for their late answers, with nobody listening.
-    await Promise.allSettled([...outstanding]);
-    await pool.destroy();
+    await pool.close();
   }
 
   /** Yields a range's entries, decoding DECODE_CHUNK at a time (bounding what is held decoded). */

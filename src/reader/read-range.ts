@@ -9,7 +9,6 @@
  * one stopped (`more`): entry boundaries cannot be found from an arbitrary offset without
  * risking a false match inside a payload, so ranges are never guessed.
  */
-import type { WireError } from '../errors.js';
 import { type Damage, type ScanSummary, scanSegment, summarize } from '../format/segment-scanner.js';
 import type { FileSystem } from '../fs.js';
 import { readInto } from '../segment/scan-file.js';
@@ -42,9 +41,6 @@ export interface RangeResult {
   scan: ScanSummary | null;
 }
 
-/** What a task sends back: its entries, or the WalError that stopped it (workers/read-range.ts). */
-export type RangeAnswer = RangeResult | { error: WireError };
-
 export function readRange(fsys: FileSystem, task: RangeTask): RangeResult {
   // A failed open (a vanished file, a directory) is classified by the worker shell.
   const fd = fsys.openSync(task.path, 'r');
@@ -70,6 +66,8 @@ export function readRange(fsys: FileSystem, task: RangeTask): RangeResult {
       skipCorrupt: task.skipCorrupt,
       startAt: task.startAt ?? undefined,
     });
+    // scanSegmentFile's loop (src/segment/scan-file.ts), written out: with the entry handled
+    // through a callback, this state lives in a closure and the task ran ~4% slower (measured).
     let reply: Uint8Array | undefined;
     while (true) {
       const step = walk.next(reply);

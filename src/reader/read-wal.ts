@@ -11,97 +11,33 @@ import { type ScanResult, scanSegment, summarize } from '../format/segment-scann
 import { MAX_ENTRY_BYTES } from '../options.js';
 import type { SegmentFile } from '../segment/naming.js';
 import { readParallel } from './parallel-read.js';
-import {
-  type CorruptionHandler,
-  checkCorruptionHandler,
-  checkRecoveryMode,
-  ReaderPolicy,
-  type RecoveryMode,
-} from './policy.js';
-import { Breather, checkDir, openSegment, segmentReadError } from './segment-list.js';
+import { checkCorruptionHandler, checkRecoveryMode, ReaderPolicy } from './policy.js';
+import { Breather, checkDir, checkThreads, openSegment, segmentReadError } from './segment-list.js';
 import { SegmentWalk } from './segment-walk.js';
+import type { CheckedReadOptions, ReadOptions, WalEntry } from './types.js';
 
-export interface ReadOptions {
-  /** First LSN to deliver. Default 1. */
-  fromLsn?: number;
-  /**
-   * Largest entry this reader accepts, on top of the bounds each segment header records.
-   * Default 1 GiB (the most `openWal` allows).
-   */
-  maxEntryBytes?: number;
-  /**
-   * What the reader does with damage (docs/FORMAT.md "Recovery modes"). Default
-   * `'tolerate-tail'`. A reader never changes a file, and cannot tell a torn end of the last
-   * segment from a write in progress, so that end is always just the end of what it
-   * delivers; `'strict'` and `'tolerate-tail'` throw WAL_CORRUPT for any other damage,
-   * `'point-in-time'` reports it and stops, `'skip-corrupt'` reports it and goes on.
-   */
-  recovery?: RecoveryMode;
-  /** Called for each piece of damage the reader passes over (`'point-in-time'`, `'skip-corrupt'`). */
-  onCorruption?: CorruptionHandler;
-  /**
-   * Read on a pool of this many worker threads (src/reader/parallel-read.ts): each reads and
-   * verifies ranges of segments, the caller's thread only decodes. Same entries, order and
-   * errors. Default: none, the sequential reader (no pool to start; best for small reads and
-   * for following a live log).
-   */
-  threads?: number;
-  /** With `threads`: the most bytes of entries read ahead and held. Default 16 MiB. */
-  bufferBytes?: number;
-}
-
-export interface WalEntry {
-  lsn: number;
-  /** When the writer took the entry for its group commit (after the append, before its ack), ms since the Unix epoch. */
-  ts: number;
-  value: unknown;
-}
-
-interface CheckedReadOptions {
-  fromLsn: number;
-  maxEntryBytes: number;
-  policy: ReaderPolicy;
-  threads: number;
-  bufferBytes: number;
-}
+export type { ReadOptions, WalEntry } from './types.js';
 
 export function checkReadOptions(options: ReadOptions): CheckedReadOptions {
   if (options === null || typeof options !== 'object') {
     throw new WalError(ErrorCode.INVALID_OPTION, 'options must be an object');
   }
-  const fromLsn = options.fromLsn ?? 1;
-  if (!Number.isSafeInteger(fromLsn) || fromLsn < 1) {
-    throw new WalError(
-      ErrorCode.INVALID_OPTION,
-      `options.fromLsn must be a positive integer; got ${fromLsn}`,
-    );
-  }
-  const maxEntryBytes = options.maxEntryBytes ?? MAX_ENTRY_BYTES;
-  if (!Number.isSafeInteger(maxEntryBytes) || maxEntryBytes < 1) {
-    throw new WalError(
-      ErrorCode.INVALID_OPTION,
-      `options.maxEntryBytes must be a positive integer; got ${maxEntryBytes}`,
-    );
-  }
+  const fromLsn = positive(options.fromLsn ?? 1, 'options.fromLsn');
+  const maxEntryBytes = positive(options.maxEntryBytes ?? MAX_ENTRY_BYTES, 'options.maxEntryBytes');
   const policy = new ReaderPolicy(
     checkRecoveryMode(options.recovery, 'options.recovery'),
     checkCorruptionHandler(options.onCorruption, 'options.onCorruption'),
   );
-  const threads = options.threads ?? 0;
-  if (options.threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 256)) {
-    throw new WalError(
-      ErrorCode.INVALID_OPTION,
-      `options.threads must be an integer from 1 to 256; got ${threads}`,
-    );
-  }
-  const bufferBytes = options.bufferBytes ?? 16 * 1024 * 1024;
-  if (!Number.isSafeInteger(bufferBytes) || bufferBytes < 1) {
-    throw new WalError(
-      ErrorCode.INVALID_OPTION,
-      `options.bufferBytes must be a positive integer; got ${bufferBytes}`,
-    );
-  }
+  const threads = options.threads === undefined ? 0 : checkThreads(options.threads ?? 0, 'options.threads');
+  const bufferBytes = positive(options.bufferBytes ?? 16 * 1024 * 1024, 'options.bufferBytes');
   return { fromLsn, maxEntryBytes, policy, threads, bufferBytes };
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new WalError(ErrorCode.INVALID_OPTION, `${name} must be a positive integer; got ${value}`);
+  }
+  return value;
 }
 
 export async function* readWal(

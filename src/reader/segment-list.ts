@@ -1,4 +1,4 @@
-/** What both readers (sequential and parallel) share about the directory they read. */
+/** What the readers (readWal, sequential and parallel, and recoverState) share about the directory they read. */
 import * as fs from 'node:fs';
 import { ErrorCode, WalError } from '../errors.js';
 import { notRegularFile, READ_NONBLOCKING } from '../fs.js';
@@ -15,19 +15,21 @@ export function checkDir(dir: unknown): string {
   return dir;
 }
 
+/** A `threads` option: an integer from 1 to 256, or WAL_INVALID_OPTION naming it. */
+export function checkThreads(threads: unknown, name: string): number {
+  if (!Number.isInteger(threads) || (threads as number) < 1 || (threads as number) > 256) {
+    throw new WalError(ErrorCode.INVALID_OPTION, `${name} must be an integer from 1 to 256; got ${threads}`);
+  }
+  return threads as number;
+}
+
 /** The directory's segments, in LSN order. A directory that cannot be listed (missing, not a directory) is WAL_IO_ERROR. */
 export async function listSegmentsAsync(dir: string): Promise<SegmentFile[]> {
   let names: string[];
   try {
     names = await fs.promises.readdir(dir);
   } catch (cause) {
-    const e = cause as NodeJS.ErrnoException;
-    throw new WalError(
-      ErrorCode.IO_ERROR,
-      `cannot list the log directory ${dir}: ${e.message}`,
-      { errno: e.code, syscall: e.syscall, path: dir },
-      { cause },
-    );
+    throw ioFailure(`cannot list the log directory ${dir}`, dir, cause);
   }
   return segmentsAmong(dir, names);
 }
@@ -48,11 +50,24 @@ export async function openSegment(path: string): Promise<fs.promises.FileHandle>
   return handle;
 }
 
+/** Bytes read at a time by `isAllZeros`: what the check holds, however large the file. */
+const ZEROS_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Whether every byte of the file is zero (an empty file is). Reads a fixed-size chunk at a
+ * time, never larger than the file, and stops at the first non-zero byte.
+ */
 export async function isAllZeros(path: string): Promise<boolean> {
   const handle = await openSegment(path);
   try {
-    const bytes = await handle.readFile();
-    return bytes.every((b) => b === 0);
+    const chunk = new Uint8Array(Math.min(ZEROS_CHUNK_BYTES, (await handle.stat()).size));
+    if (chunk.length === 0) return true;
+    for (let position = 0; ; ) {
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
+      if (bytesRead === 0) return true;
+      for (let i = 0; i < bytesRead; i++) if (chunk[i] !== 0) return false;
+      position += bytesRead;
+    }
   } finally {
     await handle.close();
   }
@@ -61,7 +76,7 @@ export async function isAllZeros(path: string): Promise<boolean> {
 /**
  * A last segment out of LSN sequence that is nothing but zeros holds no entry (a file system
  * lost its header's blocks; the next open sets it aside): the end of the log, not a gap.
- * Checked before the gap, as recoverState and open do.
+ * Checked before the gap, as open does (src/recovery/open-scan.ts).
  */
 export async function emptyLastSegment(
   segments: SegmentFile[],
@@ -88,10 +103,19 @@ export function segmentReadError(path: string, cause: unknown): unknown {
 
 /** A segment that could not be read (not a file, an I/O error): WAL_IO_ERROR naming it. */
 export function readFailed(path: string, cause: unknown): WalError {
+  return ioFailure(`cannot read ${path}`, path, cause);
+}
+
+/**
+ * WAL_IO_ERROR for a file-system call on `path` that failed: `what` was being done, the
+ * cause's message, errno and syscall. (src/errors.ts `ioError` is the writer's, whose
+ * messages say which step of the writer failed.)
+ */
+function ioFailure(what: string, path: string, cause: unknown): WalError {
   const e = cause as NodeJS.ErrnoException;
   return new WalError(
     ErrorCode.IO_ERROR,
-    `cannot read ${path}: ${e?.message ?? String(cause)}`,
+    `${what}: ${e?.message ?? String(cause)}`,
     { errno: e?.code, syscall: e?.syscall, path },
     { cause },
   );

@@ -1,11 +1,13 @@
 /**
- * The segment-by-segment course both readers (sequential and parallel) follow, so that they
- * deliver the same entries and make the same reports and errors: where to start, what a gap
- * or a bad header means, when a live segment must be read again, and when the read ends. The
- * readers only read entries; this decides what happens between segments
- * (docs/FORMAT.md "Reading: live tail versus sealed segments").
+ * The segment-by-segment course every reader of a log follows (readWal, sequential and
+ * parallel, and recoverState), so that they deliver the same entries and make the same
+ * reports and errors: where to start, what a gap or a bad header means, when a live segment
+ * must be read again, and when the read ends. The drivers only read a segment and do what
+ * they do with its entries; this decides what happens between segments (docs/FORMAT.md
+ * "Reading: live tail versus sealed segments"). STYLE.md habit 16: one walk, many drivers.
  */
 
+import { headerProblem } from '../format/header-check.js';
 import type { ScanSummary } from '../format/segment-scanner.js';
 import type { SegmentFile } from '../segment/naming.js';
 import { judgeEnd, type ReaderPolicy } from './policy.js';
@@ -46,6 +48,18 @@ export class SegmentWalk {
   }
 
   /**
+   * Keeps a read-ahead window, keyed by segment name (indexes shift when the directory is
+   * listed again): starts `read` for each of the next `count` segments (the current one
+   * first) not in `ahead`, and drops what `ahead` holds for segments the walk has passed
+   * over, so a skipped segment's result is not held to the end of the read.
+   */
+  readAhead<T>(ahead: Map<string, T>, count: number, read: (segment: SegmentFile) => T): void {
+    const upcoming = this.upcoming(count);
+    for (const name of ahead.keys()) if (!upcoming.some((s) => s.name === name)) ahead.delete(name);
+    for (const segment of upcoming) if (!ahead.has(segment.name)) ahead.set(segment.name, read(segment));
+  }
+
+  /**
    * The segment to read next, or null when the read is over (the end of the log, or damage
    * that ends it). Segments that must be skipped are passed over.
    */
@@ -83,15 +97,13 @@ export class SegmentWalk {
       return 'again';
     }
     const nextFirst = isLast ? null : this.segments[this.i + 1].firstLsn;
-    if (scan.stop === 'bad-header' || scan.firstLsn !== segment.firstLsn) {
+    const problem = headerProblem(scan, segment.firstLsn);
+    if (problem) {
       // A last segment with a bad header and nothing but zeros holds no entry; the next open
       // sets it aside (src/recovery/open-scan.ts). Anything else is damage.
       if (scan.stop === 'bad-header' && isLast && (await isAllZeros(segment.path))) return 'stop';
-      const [offset, reason] =
-        scan.stop === 'bad-header'
-          ? [0, `bad segment header: ${scan.reason}`]
-          : [8, `the header says first LSN ${scan.firstLsn}, the name says ${segment.firstLsn}`];
-      if (this.policy.badHeader(segment, offset, scan.fileSize, reason, nextFirst) === 'stop') return 'stop';
+      if (this.policy.badHeader(segment, problem.offset, scan.fileSize, problem.reason, nextFirst) === 'stop')
+        return 'stop';
       this.expectFirst = 0;
     } else {
       if (isLast && !this.confirmed && judgeEnd(scan, true) === 'corrupt') {
