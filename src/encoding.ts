@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Packr, REUSE_BUFFER_MODE, Unpackr } from 'msgpackr';
-import { ErrorCode, WalError } from './errors.js';
+import { encodeFailed, undecodableEntry } from './errors.js';
 
 /**
  * Our own instance of msgpackr's encoder module. Its target buffer and position are
@@ -103,13 +103,7 @@ function packOrThrow(value: unknown): Encoded {
   try {
     return packr.pack(value, REUSE_BUFFER_MODE) as unknown as Encoded;
   } catch (cause) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    throw new WalError(
-      ErrorCode.ENCODE_FAILED,
-      `the value cannot be encoded as msgpack: ${reason}`,
-      {},
-      { cause },
-    );
+    throw encodeFailed(cause);
   }
 }
 
@@ -176,12 +170,6 @@ export function decodeStored(bytes: Uint8Array, path: string, offset: number): u
   try {
     return unpackr.unpack(bytes);
   } catch (cause) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    throw new WalError(
-      ErrorCode.CORRUPT,
-      `${path} is corrupt at offset ${offset}: the entry's checksum matches but it is not valid MessagePack (${reason})`,
-      { path, offset },
-      { cause },
-    );
+    throw undecodableEntry(path, offset, cause);
   }
 }

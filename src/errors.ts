@@ -4,6 +4,8 @@
  * README.md ("Error codes") and test/unit/errors.test.ts checks both stay in step.
  */
 
+import * as fs from 'node:fs';
+
 export const ErrorCode = {
   /** An option is missing, of the wrong type or out of range; the message names it. */
   INVALID_OPTION: 'WAL_INVALID_OPTION',
@@ -162,4 +164,126 @@ export function corruptError(path: string, offset: number, reason: string): WalE
     path,
     offset,
   });
+}
+
+/**
+ * What a reader reports when reading segment `path` threw: a WalError as it is; a file that
+ * vanished is WAL_SEGMENT_DELETED; any other error from the file system (EISDIR, EIO, a
+ * dangling symbolic link...) is WAL_IO_ERROR naming the file. Anything else (a bug) is
+ * returned as it is.
+ */
+export function segmentReadError(path: string, cause: unknown): unknown {
+  if (cause instanceof WalError) return cause;
+  const code = (cause as NodeJS.ErrnoException)?.code;
+  // A name still there whose link points nowhere was not removed by retention.
+  if (code === 'ENOENT' && !isSymlink(path)) return vanished(path);
+  return typeof code === 'string' ? readFailed(path, cause) : cause;
+}
+
+/** A segment that could not be read (not a file, an I/O error): WAL_IO_ERROR naming it. */
+export function readFailed(path: string, cause: unknown): WalError {
+  return ioFailure(`cannot read ${path}`, path, cause);
+}
+
+/**
+ * WAL_IO_ERROR for a file-system call on `path` that failed: `what` was being done, the
+ * cause's message, errno and syscall. (`ioError` above is the writer's, whose
+ * messages say which step of the writer failed.)
+ */
+export function ioFailure(what: string, path: string, cause: unknown): WalError {
+  const e = cause as NodeJS.ErrnoException;
+  return new WalError(
+    ErrorCode.IO_ERROR,
+    `${what}: ${e?.message ?? String(cause)}`,
+    { errno: e?.code, syscall: e?.syscall, path },
+    { cause },
+  );
+}
+
+/** A segment retention deleted before a reader got to it. */
+export function vanished(path: string): WalError {
+  return new WalError(
+    ErrorCode.SEGMENT_DELETED,
+    `${path} was deleted (by retention) before this reader got to it; read again from a later LSN`,
+    { path },
+  );
+}
+
+/** Whether `path` itself is a symbolic link: a name that is there although its file is not. */
+function isSymlink(path: string): boolean {
+  try {
+    return fs.lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+// ---- Constructors for the errors raised in more than one place, or far from their cause ----
+
+/** Any argument or option that is wrong; `message` names it. */
+export function invalidOption(message: string): WalError {
+  return new WalError(ErrorCode.INVALID_OPTION, message);
+}
+
+export function closed(): WalError {
+  return new WalError(ErrorCode.CLOSED, 'the log is closed');
+}
+
+/** The writer thread failed or exited; `message` says how. */
+export function writerCrashed(message: string, cause?: unknown): WalError {
+  return new WalError(ErrorCode.WRITER_CRASHED, message, {}, cause === undefined ? undefined : { cause });
+}
+
+export function encodeFailed(cause: unknown): WalError {
+  return new WalError(
+    ErrorCode.ENCODE_FAILED,
+    `the value cannot be encoded as msgpack: ${reasonOf(cause)}`,
+    {},
+    { cause },
+  );
+}
+
+export function entryTooLarge(bytes: number, maxEntryBytes: number): WalError {
+  return new WalError(
+    ErrorCode.ENTRY_TOO_LARGE,
+    `the entry encodes to ${bytes} bytes, over maxEntryBytes (${maxEntryBytes})`,
+  );
+}
+
+export function backpressure(maxPendingBytes: number): WalError {
+  return new WalError(
+    ErrorCode.BACKPRESSURE,
+    `more than maxPendingBytes (${maxPendingBytes}) wait for the writer; await earlier appends`,
+  );
+}
+
+export function flushTimeout(target: number, timeoutMs: number, durable: number): WalError {
+  return new WalError(
+    ErrorCode.FLUSH_TIMEOUT,
+    `flushSync: entries up to LSN ${target} were not durable after ${timeoutMs} ms (durable: ${durable})`,
+  );
+}
+
+/** An entry whose checksum matches but whose payload msgpack cannot decode, at `offset` of `path`. */
+export function undecodableEntry(path: string, offset: number, cause: unknown): WalError {
+  return new WalError(
+    ErrorCode.CORRUPT,
+    `${path} is corrupt at offset ${offset}: the entry's checksum matches but it is not valid MessagePack (${reasonOf(cause)})`,
+    { path, offset },
+    { cause },
+  );
+}
+
+/** The same for a key's value shipped encoded from a recoverState worker. */
+export function undecodableValue(key: string, cause: unknown): WalError {
+  return new WalError(
+    ErrorCode.CORRUPT,
+    `the value of key ${JSON.stringify(key)} has a matching checksum but is not valid MessagePack (${reasonOf(cause)})`,
+    {},
+    { cause },
+  );
+}
+
+function reasonOf(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
 }

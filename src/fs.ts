@@ -204,3 +204,42 @@ function dropPrefix(buffers: readonly Uint8Array[], bytes: number): Uint8Array[]
   }
   return rest;
 }
+
+/**
+ * Opens a file (a segment, a checkpoint) to read it asynchronously: without blocking (a FIFO under a segment's name would block
+ * open() forever) and only if it is a regular file (an error with code EFTYPE otherwise).
+ */
+export async function openRegularFile(path: string): Promise<fs.promises.FileHandle> {
+  const handle = await fs.promises.open(path, READ_NONBLOCKING);
+  let isFile = false;
+  try {
+    isFile = (await handle.stat()).isFile();
+  } finally {
+    if (!isFile) await handle.close();
+  }
+  if (!isFile) throw notRegularFile(path);
+  return handle;
+}
+
+/** Bytes read at a time by `isAllZeros`: what the check holds, however large the file. */
+const ZEROS_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Whether every byte of the file is zero (an empty file is). Reads a fixed-size chunk at a
+ * time, never larger than the file, and stops at the first non-zero byte.
+ */
+export async function isAllZeros(path: string): Promise<boolean> {
+  const handle = await openRegularFile(path);
+  try {
+    const chunk = new Uint8Array(Math.min(ZEROS_CHUNK_BYTES, (await handle.stat()).size));
+    if (chunk.length === 0) return true;
+    for (let position = 0; ; ) {
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
+      if (bytesRead === 0) return true;
+      for (let i = 0; i < bytesRead; i++) if (chunk[i] !== 0) return false;
+      position += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+}

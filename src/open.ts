@@ -5,10 +5,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ErrorCode, WalError } from './errors.js';
+import { invalidOption, ioFailure, WalError } from './errors.js';
 import { DIRECTORY_SYNC_UNSUPPORTED, setCreatedMode } from './fs.js';
 import { DirectoryLock } from './lock/directory-lock.js';
-import { fillOptions, type WalOptions } from './options.js';
+import { checkDir, fillOptions, type WalOptions } from './options.js';
 import { Wal } from './wal.js';
 import type { WriterData } from './writer/messages.js';
 
@@ -31,22 +31,13 @@ export async function openWalWith(
   const filled = fillOptions(options);
   if (os.endianness() !== 'LE') {
     // Records are written through typed arrays in the machine's byte order; the format is little-endian.
-    throw new WalError(ErrorCode.INVALID_OPTION, 'ringwal needs a little-endian machine');
+    throw invalidOption('ringwal needs a little-endian machine');
   }
-  if (typeof dir !== 'string' || dir === '') {
-    throw new WalError(ErrorCode.INVALID_OPTION, 'dir must be a non-empty string');
-  }
-  const absolute = path.resolve(dir);
+  const absolute = path.resolve(checkDir(dir));
   try {
     await createDirectoryDurably(absolute, filled.dirMode);
   } catch (cause) {
-    const e = cause as NodeJS.ErrnoException;
-    throw new WalError(
-      ErrorCode.IO_ERROR,
-      `cannot create or open the log directory ${absolute}: ${e.message}`,
-      { errno: e.code, syscall: e.syscall, path: absolute },
-      { cause },
-    );
+    throw ioFailure(`cannot create or open the log directory ${absolute}`, absolute, cause);
   }
   let lock: DirectoryLock;
   try {
@@ -57,13 +48,8 @@ export async function openWalWith(
     });
   } catch (cause) {
     if (cause instanceof WalError) throw cause;
-    const e = cause as NodeJS.ErrnoException;
-    throw new WalError(
-      ErrorCode.IO_ERROR,
-      `cannot take the lock of the log directory ${absolute}: ${e.message}`,
-      { errno: e.code, syscall: e.syscall, path: e.path ?? absolute },
-      { cause },
-    );
+    const lockPath = (cause as NodeJS.ErrnoException).path ?? absolute;
+    throw ioFailure(`cannot take the lock of the log directory ${absolute}`, lockPath, cause);
   }
   try {
     return await Wal.start(absolute, filled, lock, { faultFs: internals.faultFs });

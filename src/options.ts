@@ -345,3 +345,56 @@ export function fillOptions(options: WalOptions | undefined): FilledOptions {
     breakLock: booleanOf(options.breakLock, 'breakLock', DEFAULTS.breakLock),
   };
 }
+
+/** A reader's `dir` argument: a non-empty string, or WAL_INVALID_OPTION. */
+export function checkDir(dir: unknown): string {
+  if (typeof dir !== 'string' || dir === '') {
+    throw new WalError(ErrorCode.INVALID_OPTION, 'dir must be a non-empty string');
+  }
+  return dir;
+}
+
+/** A `threads` option: an integer from 1 to 256, or WAL_INVALID_OPTION naming it. */
+export function checkThreads(threads: unknown, name: string): number {
+  if (!Number.isInteger(threads) || (threads as number) < 1 || (threads as number) > 256) {
+    throw new WalError(ErrorCode.INVALID_OPTION, `${name} must be an integer from 1 to 256; got ${threads}`);
+  }
+  return threads as number;
+}
+
+/**
+ * The options every reader takes (`readWal`; `recoverState` uses the same checks), checked
+ * and filled. The readers' own types are in src/reader/types.ts; this module only checks.
+ */
+export function checkReaderOptions(options: {
+  fromLsn?: number;
+  maxEntryBytes?: number;
+  recovery?: RecoveryMode;
+  onCorruption?: CorruptionHandler;
+  threads?: number;
+  bufferBytes?: number;
+}): {
+  fromLsn: number;
+  maxEntryBytes: number;
+  recovery: RecoveryMode;
+  onCorruption: CorruptionHandler | undefined;
+  threads: number;
+  bufferBytes: number;
+} {
+  if (options === null || typeof options !== 'object') throw invalid('', 'an object', options);
+  return {
+    fromLsn: positiveInteger(options.fromLsn ?? 1, 'options.fromLsn'),
+    maxEntryBytes: positiveInteger(options.maxEntryBytes ?? MAX_ENTRY_BYTES, 'options.maxEntryBytes'),
+    recovery: checkRecoveryMode(options.recovery, 'options.recovery'),
+    onCorruption: checkCorruptionHandler(options.onCorruption, 'options.onCorruption'),
+    threads: options.threads === undefined ? 0 : checkThreads(options.threads, 'options.threads'),
+    bufferBytes: positiveInteger(options.bufferBytes ?? 16 * 1024 * 1024, 'options.bufferBytes'),
+  };
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new WalError(ErrorCode.INVALID_OPTION, `${name} must be a positive integer; got ${value}`);
+  }
+  return value;
+}

@@ -8,8 +8,7 @@
  * a task answers `{ error }` instead, and `TaskPool.run` throws it again as a WalError.
  */
 import { move, Piscina, transferableSymbol, valueSymbol } from 'piscina';
-import { fromWire, toWire, WalError, type WireError } from './errors.js';
-import { segmentReadError } from './reader/segment-list.js';
+import { fromWire, segmentReadError, toWire, WalError, type WireError } from './errors.js';
 import { workerUrl } from './worker-path.js';
 
 /** What a task sends back: its result, or the WalError that stopped it, as data. */

@@ -6,7 +6,7 @@
  * its progress from the control words (src/ring/control-client.ts). Nothing else flows back.
  */
 import { releaseTarget } from './encoding.js';
-import { ErrorCode, WalError } from './errors.js';
+import { closed, ErrorCode, flushTimeout, invalidOption, type WalError, writerCrashed } from './errors.js';
 import { flushAtExit, stopFlushingAtExit } from './exit-flush.js';
 import type { DirectoryLock } from './lock/directory-lock.js';
 import { snapshot, type WalMetrics } from './metrics.js';
@@ -16,9 +16,9 @@ import { type ReadOptions, readWal, type WalEntry } from './reader/read-wal.js';
 import { ControlClient } from './ring/control-client.js';
 import { RingProducer } from './ring/producer.js';
 import { type SegmentInfo, segmentInfos } from './segment/segment-info.js';
-import { Appender, closed } from './wal/appender.js';
+import { Appender } from './wal/appender.js';
 import { WriterRequests } from './wal/writer-requests.js';
-import { crashed, type WriterReady, WriterThread } from './wal/writer-thread.js';
+import { type WriterReady, WriterThread } from './wal/writer-thread.js';
 import type { WriterData } from './writer/messages.js';
 
 export type { SegmentInfo } from './segment/segment-info.js';
@@ -195,10 +195,7 @@ export class Wal {
     const current = Math.max(this.checkpointAsked, this.checkpointLsn);
     if (lsn < current) {
       return Promise.reject(
-        new WalError(
-          ErrorCode.INVALID_OPTION,
-          `checkpoint: ${lsn} is below the checkpoint already taken (${current})`,
-        ),
+        invalidOption(`checkpoint: ${lsn} is below the checkpoint already taken (${current})`),
       );
     }
     this.checkpointAsked = lsn;
@@ -249,14 +246,11 @@ export class Wal {
       appender.poll();
       if (appender.failure) throw appender.failure;
       if (this.requests.durableSeen >= target) return;
-      if (this.thread.exitCode !== null) throw crashed('the writer thread is not running');
+      if (this.thread.exitCode !== null) throw writerCrashed('the writer thread is not running');
       appender.requestSyncIfIdle(target);
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
-        throw new WalError(
-          ErrorCode.FLUSH_TIMEOUT,
-          `flushSync: entries up to LSN ${target} were not durable after ${this.options.flushTimeoutMs} ms (durable: ${this.requests.durableSeen})`,
-        );
+        throw flushTimeout(target, this.options.flushTimeoutMs, this.requests.durableSeen);
       }
       const seq = this.control.notifySeq();
       appender.poll();
@@ -288,21 +282,18 @@ export class Wal {
     releaseTarget(this.thread.sab);
     appender.poll();
     if (appender.failure && appender.failure.code !== ErrorCode.CLOSED) throw appender.failure;
-    appender.fail(new WalError(ErrorCode.CLOSED, 'the log is closed'));
+    appender.fail(closed());
   }
 
   /** The error for an LSN argument outside 0..lastLsn, or null when it is fine. */
   private badLsn(method: string, lsn: number): WalError | null {
     if (Number.isSafeInteger(lsn) && lsn >= 0 && lsn <= this.lastLsn) return null;
-    return new WalError(
-      ErrorCode.INVALID_OPTION,
-      `${method}: lsn must be an integer from 0 to lastLsn (${this.lastLsn}); got ${lsn}`,
-    );
+    return invalidOption(`${method}: lsn must be an integer from 0 to lastLsn (${this.lastLsn}); got ${lsn}`);
   }
 }
 
 function noop(): void {}
 
 function invalidKey(key: unknown): WalError {
-  return new WalError(ErrorCode.INVALID_OPTION, `key must be a string; got ${typeof key}`);
+  return invalidOption(`key must be a string; got ${typeof key}`);
 }

@@ -1,4 +1,7 @@
 /**
+ * (~410 lines, one file: the walk and its search past damage share the read window and every
+ * record check; apart, each would keep its own copy of both.)
+ *
  * Walks one segment file record by record: checks the header, every CRC, the LSN sequence
  * and fragment order, reassembles fragmented entries, and says exactly where and why it
  * stopped. The walk is a generator that asks its driver for bytes, so the synchronous

@@ -11,7 +11,7 @@
  * bounds what is held to about twice the live values.
  */
 import { decode } from '../encoding.js';
-import { ErrorCode, WalError } from '../errors.js';
+import { undecodableValue } from '../errors.js';
 import { DELETED, SET_VALUE, type SegmentState } from './reduce-segment.js';
 
 /** A stored value whose entry's checksum matched but whose bytes are not MessagePack: a forged record or a writer bug. */
@@ -19,13 +19,7 @@ function decodeValue(key: string, bytes: Uint8Array): unknown {
   try {
     return decode(bytes);
   } catch (cause) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    throw new WalError(
-      ErrorCode.CORRUPT,
-      `the value of key ${JSON.stringify(key)} has a matching checksum but is not valid MessagePack (${reason})`,
-      {},
-      { cause },
-    );
+    throw undecodableValue(key, cause);
   }
 }
 

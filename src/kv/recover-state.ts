@@ -10,7 +10,7 @@
  * read again is reduced again from its start, and only its final result is merged.
  */
 import * as os from 'node:os';
-import { MAX_ENTRY_BYTES } from '../options.js';
+import { checkDir, checkThreads, MAX_ENTRY_BYTES } from '../options.js';
 import { TaskPool } from '../pool.js';
 import {
   type CorruptionHandler,
@@ -19,7 +19,6 @@ import {
   ReaderPolicy,
   type RecoveryMode,
 } from '../reader/policy.js';
-import { checkDir, checkThreads } from '../reader/segment-list.js';
 import { SegmentWalk } from '../reader/segment-walk.js';
 import type { SegmentFile } from '../segment/naming.js';
 import { MergedState } from './merged-state.js';

@@ -4,40 +4,26 @@
  * writing: the last segment is read up to its last complete, valid entry (the writer may be
  * in the middle of the next one), and segments created meanwhile are picked up.
  */
+
 import type * as fs from 'node:fs';
 import { decodeStored } from '../encoding.js';
-import { ErrorCode, WalError } from '../errors.js';
+import { segmentReadError } from '../errors.js';
 import { type ScanResult, scanSegment, summarize } from '../format/segment-scanner.js';
-import { MAX_ENTRY_BYTES } from '../options.js';
+import { openRegularFile } from '../fs.js';
+import { checkDir, checkReaderOptions } from '../options.js';
 import type { SegmentFile } from '../segment/naming.js';
 import { readParallel } from './parallel-read.js';
-import { checkCorruptionHandler, checkRecoveryMode, ReaderPolicy } from './policy.js';
-import { Breather, checkDir, checkThreads, openSegment, segmentReadError } from './segment-list.js';
+import { ReaderPolicy } from './policy.js';
+import { Breather } from './segment-list.js';
 import { SegmentWalk } from './segment-walk.js';
 import type { CheckedReadOptions, ReadOptions, WalEntry } from './types.js';
 
 export type { ReadOptions, WalEntry } from './types.js';
 
+/** The readers' options checked (src/options.ts `checkReaderOptions`), the mode and handler made one policy. */
 export function checkReadOptions(options: ReadOptions): CheckedReadOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new WalError(ErrorCode.INVALID_OPTION, 'options must be an object');
-  }
-  const fromLsn = positive(options.fromLsn ?? 1, 'options.fromLsn');
-  const maxEntryBytes = positive(options.maxEntryBytes ?? MAX_ENTRY_BYTES, 'options.maxEntryBytes');
-  const policy = new ReaderPolicy(
-    checkRecoveryMode(options.recovery, 'options.recovery'),
-    checkCorruptionHandler(options.onCorruption, 'options.onCorruption'),
-  );
-  const threads = options.threads === undefined ? 0 : checkThreads(options.threads ?? 0, 'options.threads');
-  const bufferBytes = positive(options.bufferBytes ?? 16 * 1024 * 1024, 'options.bufferBytes');
-  return { fromLsn, maxEntryBytes, policy, threads, bufferBytes };
-}
-
-function positive(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new WalError(ErrorCode.INVALID_OPTION, `${name} must be a positive integer; got ${value}`);
-  }
-  return value;
+  const { recovery, onCorruption, ...rest } = checkReaderOptions(options);
+  return { ...rest, policy: new ReaderPolicy(recovery, onCorruption) };
 }
 
 export async function* readWal(
@@ -95,7 +81,7 @@ async function* scanFile(
   skipCorrupt: boolean,
   policy: ReaderPolicy,
 ): AsyncGenerator<WalEntry[], ScanResult, undefined> {
-  const handle = await openSegment(segment.path);
+  const handle = await openRegularFile(segment.path);
   try {
     const walk = scanSegment((await handle.stat()).size, { maxEntryBytes, skipCorrupt });
     let batch: WalEntry[] = [];

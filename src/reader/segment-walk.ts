@@ -7,17 +7,13 @@
  * "Reading: live tail versus sealed segments"). STYLE.md habit 16: one walk, many drivers.
  */
 
+import { vanished } from '../errors.js';
 import { headerProblem } from '../format/header-check.js';
 import type { ScanSummary } from '../format/segment-scanner.js';
+import { isAllZeros } from '../fs.js';
 import type { SegmentFile } from '../segment/naming.js';
 import { judgeEnd, type ReaderPolicy } from './policy.js';
-import {
-  CONFIRM_DELAY_MS,
-  emptyLastSegment,
-  isAllZeros,
-  listSegmentsAsync,
-  vanished,
-} from './segment-list.js';
+import { CONFIRM_DELAY_MS, emptyLastSegment, listSegmentsAsync } from './segment-list.js';
 
 export class SegmentWalk {
   private segments: SegmentFile[] = [];

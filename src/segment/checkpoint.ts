@@ -11,7 +11,7 @@
  *  20  u32  reserved (0)
  */
 
-import { ErrorCode, WalError } from '../errors.js';
+import { corruptError } from '../errors.js';
 import { crc32c } from '../format/crc32c.js';
 import { type FileSystem, syncDirectory, writeFileSynced } from '../fs.js';
 import { readAt } from './scan-file.js';
@@ -54,7 +54,7 @@ export function readCheckpoint(fsys: FileSystem, dir: string): number {
   }
   const lsn = decodeCheckpoint(bytes);
   if (typeof lsn !== 'number') {
-    throw new WalError(ErrorCode.CORRUPT, `${path} is corrupt: ${lsn.invalid}`, { path, offset: 0 });
+    throw corruptError(path, 0, lsn.invalid);
   }
   return lsn;
 }

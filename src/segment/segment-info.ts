@@ -4,10 +4,12 @@
  * progress is not on disk yet: the writer publishes it in shared memory, and the caller
  * passes it in (`LiveSegment`).
  */
+
 import * as fs from 'node:fs';
+import { segmentReadError } from '../errors.js';
 import { SEGMENT_HEADER_BYTES } from '../format/constants.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
-import { openSegment, segmentReadError } from '../reader/segment-list.js';
+import { openRegularFile } from '../fs.js';
 import { segmentsAmong } from './naming.js';
 
 /** One segment file, as `wal.segments()` lists it. */
@@ -41,7 +43,7 @@ export async function segmentInfos(dir: string, live: LiveSegment): Promise<Segm
     const file = files[i];
     let handle: fs.promises.FileHandle;
     try {
-      handle = await openSegment(file.path);
+      handle = await openRegularFile(file.path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted by retention meanwhile
       throw segmentReadError(file.path, e);

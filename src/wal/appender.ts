@@ -8,7 +8,7 @@
  * per notification from the writer settles what they allow, in LSN order.
  */
 import { doneWith, type Encoded, encode, encodeAt, encodingUnderWay } from '../encoding.js';
-import { ErrorCode, WalError } from '../errors.js';
+import { backpressure, closed, ErrorCode, entryTooLarge, WalError, writerCrashed } from '../errors.js';
 import { MAX_LSN, RECORD_HEADER_BYTES } from '../format/constants.js';
 import type { MainThreadCounts } from '../metrics.js';
 import type { FilledOptions } from '../options.js';
@@ -16,7 +16,7 @@ import type { ControlClient } from '../ring/control-client.js';
 import type { RingProducer } from '../ring/producer.js';
 import { AppendAcks, PendingAcks, type Resolve } from './ack-groups.js';
 import type { WriterRequests } from './writer-requests.js';
-import { crashed, type WriterThread } from './writer-thread.js';
+import type { WriterThread } from './writer-thread.js';
 
 /** An encoded entry waiting for ring space, with how much of it is already in the ring. */
 interface Overflow {
@@ -181,10 +181,7 @@ export class Appender {
     const length = end - start;
     if (length > this.options.maxEntryBytes) {
       doneWith(encoded);
-      throw new WalError(
-        ErrorCode.ENTRY_TOO_LARGE,
-        `the entry encodes to ${length} bytes, over maxEntryBytes (${this.options.maxEntryBytes})`,
-      );
+      throw entryTooLarge(length, this.options.maxEntryBytes);
     }
     let from = start;
     if (!nested && this.overflowHead === this.overflow.length) {
@@ -195,10 +192,7 @@ export class Appender {
       if (from === start && this.overflowBytes + length > this.options.maxPendingBytes) {
         this.backpressureRejections++;
         doneWith(encoded);
-        throw new WalError(
-          ErrorCode.BACKPRESSURE,
-          `more than maxPendingBytes (${this.options.maxPendingBytes}) wait for the writer; await earlier appends`,
-        );
+        throw backpressure(this.options.maxPendingBytes);
       }
       // The encoding lives in a reused buffer: keep a copy of what the ring did not take.
       const rest = Uint8Array.prototype.slice.call(encoded, from, end);
@@ -381,7 +375,7 @@ export class Appender {
   /** The writer thread exited: settle what it finished; unless the log is closing, that is a crash. */
   writerExited(code: number): void {
     this.poll();
-    if (!this.closing) this.fail(crashed(`the writer thread exited unexpectedly (code ${code})`));
+    if (!this.closing) this.fail(writerCrashed(`the writer thread exited unexpectedly (code ${code})`));
   }
 
   /** The one failure path: makes the error sticky and rejects everything pending with it. */
@@ -425,8 +419,4 @@ function copyOf(encoded: Encoded): Encoded {
   copy.start = 0;
   copy.end = copy.length;
   return copy;
-}
-
-export function closed(): WalError {
-  return new WalError(ErrorCode.CLOSED, 'the log is closed');
 }

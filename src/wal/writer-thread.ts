@@ -5,7 +5,7 @@
  * Everything else between the threads goes through shared memory (src/ring/control-client.ts).
  */
 import { Worker } from 'node:worker_threads';
-import { ErrorCode, fromWire, WalError } from '../errors.js';
+import { fromWire, WalError, writerCrashed } from '../errors.js';
 import type { FilledOptions } from '../options.js';
 import { createRing, maxFragmentPayload } from '../ring/layout.js';
 import { workerUrl } from '../worker-path.js';
@@ -53,9 +53,11 @@ export class WriterThread {
     const message = await new Promise<WriterMessage>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
-      thread.exited.then(() => reject(crashed('the writer thread exited while opening the log')));
+      thread.exited.then(() => reject(writerCrashed('the writer thread exited while opening the log')));
     }).catch((e: unknown) => {
-      throw e instanceof WalError ? e : crashed(`the writer thread failed to start: ${(e as Error).message}`);
+      throw e instanceof WalError
+        ? e
+        : writerCrashed(`the writer thread failed to start: ${(e as Error).message}`);
     });
     if (message.type === 'open-failed') {
       await thread.exited;
@@ -69,7 +71,7 @@ export class WriterThread {
    * `onExit`, and the thread stops keeping the process alive by itself (`keepAlive`).
    */
   watch(onError: (error: WalError) => void, onExit: (code: number) => void): void {
-    this.worker.on('error', (e) => onError(crashed(`the writer thread failed: ${e.message}`)));
+    this.worker.on('error', (e) => onError(writerCrashed(`the writer thread failed: ${e.message}`)));
     this.onExit = onExit;
     this.worker.unref();
     this.refed = false;
@@ -119,8 +121,4 @@ function writerConfig(dir: string, options: FilledOptions): WriterConfig {
     recovery: options.recovery,
     fileMode: options.fileMode,
   };
-}
-
-export function crashed(message: string): WalError {
-  return new WalError(ErrorCode.WRITER_CRASHED, message);
 }

@@ -17,7 +17,7 @@
  * writer's log on open src/writer/resume.ts.
  */
 
-import { ErrorCode, ioError, WalError } from '../errors.js';
+import { ErrorCode, ioError, type WalError, writerCrashed } from '../errors.js';
 import type { FileSystem } from '../fs.js';
 import { WriterMetrics } from '../metrics.js';
 import { DEFAULT_RECOVERY } from '../reader/policy.js';
@@ -263,7 +263,7 @@ export class LogWriter {
       this.fail(
         typeof errno === 'string'
           ? ioError(cause, this.io.during)
-          : new WalError(ErrorCode.WRITER_CRASHED, `the writer failed: ${String(cause)}`, {}, { cause }),
+          : writerCrashed(`the writer failed: ${String(cause)}`, cause),
       );
     }
   }
