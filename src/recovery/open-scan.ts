@@ -16,6 +16,7 @@
  */
 
 import { SEGMENT_HEADER_BYTES } from '../format/constants.js';
+import { headerProblem } from '../format/header-check.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
 import type { ScanResult } from '../format/segment-scanner.js';
 import { type FileSystem, syncDirectory, writeFileSynced } from '../fs.js';
@@ -77,7 +78,7 @@ export function recoverOnOpen(fsys: FileSystem, dir: string, mode: RecoveryMode)
   for (let i = 0; i < segments.length - 1; i++) {
     const segment = segments[i];
     if (!verifyAll) {
-      const problem = headerProblem(fsys, segment);
+      const problem = sealedHeaderProblem(fsys, segment);
       if (!problem) continue;
       if (mode === 'tolerate-tail') throw corruptError(segment.path, problem.offset, problem.reason);
       reports.push({
@@ -179,31 +180,19 @@ function stateOf(segment: SegmentFile, scan: ScanResult, corruptions: Corruption
 
 /** A bad header, a first LSN that contradicts the name, or a gap after the previous segment. */
 function scanProblem(scan: ScanResult, segment: SegmentFile, expectFirst: number): FrontProblem | null {
-  if (scan.stop === 'bad-header') return { offset: 0, reason: `bad segment header: ${scan.reason}` };
-  if (scan.header!.firstLsn !== segment.firstLsn) {
-    return {
-      offset: 8,
-      reason: `header says first LSN ${scan.header!.firstLsn}, the name says ${segment.firstLsn}`,
-    };
-  }
+  const seen = scan.stop === 'bad-header' ? { firstLsn: null, reason: scan.reason } : scan.header!;
+  const problem = headerProblem(seen, segment.firstLsn);
+  if (problem) return problem;
   if (expectFirst !== 0 && segment.firstLsn !== expectFirst) {
     return { offset: 0, reason: `the log has a gap: expected a segment starting at LSN ${expectFirst}` };
   }
   return null;
 }
 
-function headerProblem(fsys: FileSystem, segment: SegmentFile): FrontProblem | null {
+function sealedHeaderProblem(fsys: FileSystem, segment: SegmentFile): FrontProblem | null {
   const fd = fsys.openSync(segment.path, 'r');
   try {
-    const header = decodeSegmentHeader(readAt(fsys, fd, 0, SEGMENT_HEADER_BYTES));
-    if ('invalid' in header) return { offset: 0, reason: `bad segment header: ${header.invalid}` };
-    if (header.firstLsn !== segment.firstLsn) {
-      return {
-        offset: 8,
-        reason: `header says first LSN ${header.firstLsn}, the name says ${segment.firstLsn}`,
-      };
-    }
-    return null;
+    return headerProblem(decodeSegmentHeader(readAt(fsys, fd, 0, SEGMENT_HEADER_BYTES)), segment.firstLsn);
   } finally {
     fsys.closeSync(fd);
   }
