@@ -20,8 +20,8 @@ const LAYERS = [
   ['^src/writer/'],
   // 6. The facade and what the main thread runs.
   ['^src/wal(\\.ts$|/)', '^src/(open|exit-flush|durability)\\.ts$'],
-  // 7. The package's face.
-  ['^src/index\\.ts$'],
+  // 7. The package's faces: the main export and the subpath exports (integrations).
+  ['^src/(index|prometheus)\\.ts$'],
 ];
 
 const above = (layer) => LAYERS.slice(layer + 1).flat();

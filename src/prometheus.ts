@@ -1,0 +1,274 @@
+/**
+ * `ringwal/prometheus`: a log's `metrics()` on a prom-client registry, computed at scrape
+ * time (nothing on the append path, no timers). prom-client is an optional peer dependency:
+ * this module never imports it, it only hands the registry metric objects of prom-client's
+ * shape (`name`, `help`, `type`, `get()`); the default registry is looked up only when none
+ * is given. Several logs may share a registry and a prefix, told apart by their labels.
+ */
+import { createRequire } from 'node:module';
+import { invalidOption } from './errors.js';
+import type { WalMetrics } from './metrics.js';
+import type { Wal } from './wal.js';
+
+/** What this module needs of a prom-client `Registry`. */
+export interface PromRegistry {
+  registerMetric(metric: never): void;
+  getSingleMetric(name: string): unknown;
+  removeSingleMetric(name: string): void;
+}
+
+export interface WalMetricsOptions {
+  /** Prepended to every metric name. Default `'ringwal_'`. */
+  prefix?: string;
+  /** Labels on every series of this log, e.g. `{ log: 'orders' }`; needed to tell logs apart. */
+  labels?: Record<string, string>;
+}
+
+type Labels = Record<string, string>;
+interface Value {
+  labels: Labels;
+  value: number;
+  metricName?: string;
+}
+interface Source {
+  wal: Wal;
+  labels: Labels;
+}
+
+/** One metric family: its samples for one log, from one `metrics()` snapshot. */
+interface Family {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge' | 'histogram';
+  values(m: WalMetrics, source: Source, name: string): Value[] | Promise<Value[]>;
+}
+
+const one =
+  (read: (m: WalMetrics, wal: Wal) => number) =>
+  (m: WalMetrics, s: Source): Value[] => [{ labels: s.labels, value: read(m, s.wal) }];
+
+const FAMILIES: Family[] = [
+  {
+    name: 'appends_total',
+    type: 'counter',
+    help: 'Entries appended since the log was opened.',
+    values: one((m) => m.appends),
+  },
+  {
+    name: 'appended_bytes_total',
+    type: 'counter',
+    help: 'Encoded bytes of the entries appended.',
+    values: one((m) => m.appendedBytes),
+  },
+  {
+    name: 'backpressure_rejections_total',
+    type: 'counter',
+    help: 'Appends refused with WAL_BACKPRESSURE.',
+    values: one((m) => m.backpressureRejections),
+  },
+  {
+    name: 'group_commits_total',
+    type: 'counter',
+    help: 'Batches the writer wrote (one writev each).',
+    values: one((m) => m.writes),
+  },
+  {
+    name: 'written_bytes_total',
+    type: 'counter',
+    help: 'Record bytes the writer wrote.',
+    values: one((m) => m.bytesWritten),
+  },
+  {
+    name: 'rotations_total',
+    type: 'counter',
+    help: 'Segments sealed and started.',
+    values: one((m) => m.rotations),
+  },
+  {
+    name: 'segments_removed_total',
+    type: 'counter',
+    help: 'Segments deleted by retention.',
+    values: one((m) => m.segmentsRemoved),
+  },
+  {
+    name: 'zero_filled_bytes_total',
+    type: 'counter',
+    help: 'Zeros written ahead of the data (preallocation).',
+    values: one((m) => m.zeroFilledBytes),
+  },
+  {
+    name: 'pending_acks',
+    type: 'gauge',
+    help: 'Appends whose promise has not settled yet.',
+    values: one((m) => m.pendingAcks),
+  },
+  {
+    name: 'ring_used_bytes',
+    type: 'gauge',
+    help: 'Bytes in the shared ring not yet written out.',
+    values: one((m) => m.ringBytesInUse),
+  },
+  {
+    name: 'ring_capacity_bytes',
+    type: 'gauge',
+    help: 'Capacity of the shared ring.',
+    values: one((m) => m.ringCapacity),
+  },
+  {
+    name: 'overflow_entries',
+    type: 'gauge',
+    help: 'Entries waiting outside the full ring.',
+    values: one((m) => m.overflowEntries),
+  },
+  {
+    name: 'overflow_bytes',
+    type: 'gauge',
+    help: 'Encoded bytes waiting outside the full ring.',
+    values: one((m) => m.overflowBytes),
+  },
+  { name: 'last_lsn', type: 'gauge', help: 'LSN of the last entry appended.', values: one((m) => m.lastLsn) },
+  {
+    name: 'written_lsn',
+    type: 'gauge',
+    help: 'Highest LSN written to the OS.',
+    values: one((m) => m.writtenLsn),
+  },
+  { name: 'durable_lsn', type: 'gauge', help: "Highest LSN fdatasync'd.", values: one((m) => m.durableLsn) },
+  {
+    name: 'checkpoint_lsn',
+    type: 'gauge',
+    help: 'The durable checkpoint.',
+    values: one((_, wal) => wal.checkpointLsn),
+  },
+  {
+    name: 'failed',
+    type: 'gauge',
+    help: '1 once the log has a sticky error (reopen it), else 0.',
+    values: one((_, wal) => (wal.error ? 1 : 0)),
+  },
+  {
+    name: 'fsync_duration_seconds',
+    type: 'histogram',
+    help: 'fdatasyncs that made appended entries durable, by duration.',
+    values: (m, s, name) => {
+      const out: Value[] = [];
+      let cumulative = 0;
+      for (const bucket of m.syncLatency) {
+        cumulative += bucket.count;
+        const le = bucket.underUs === Number.POSITIVE_INFINITY ? '+Inf' : String(bucket.underUs / 1e6);
+        out.push({ labels: { ...s.labels, le }, value: cumulative, metricName: `${name}_bucket` });
+      }
+      out.push({ labels: s.labels, value: m.syncMsTotal / 1000, metricName: `${name}_sum` });
+      out.push({ labels: s.labels, value: m.syncs, metricName: `${name}_count` });
+      return out;
+    },
+  },
+  {
+    name: 'segments',
+    type: 'gauge',
+    help: 'Segment files in the log directory.',
+    values: async (_, s) => [{ labels: s.labels, value: (await segmentsOf(s.wal))?.length ?? Number.NaN }],
+  },
+  {
+    name: 'segment_bytes',
+    type: 'gauge',
+    help: 'Bytes of all segment files in the log directory.',
+    values: async (_, s) => {
+      const segments = await segmentsOf(s.wal);
+      return [{ labels: s.labels, value: segments ? segments.reduce((n, x) => n + x.bytes, 0) : Number.NaN }];
+    },
+  },
+];
+
+/** The segments, or null when they cannot be listed now (a scrape must not fail for it). */
+async function segmentsOf(wal: Wal): Promise<Awaited<ReturnType<Wal['segments']>> | null> {
+  try {
+    return await wal.segments();
+  } catch {
+    return null;
+  }
+}
+
+/** The logs registered on each registry under each prefix. */
+const registered = new WeakMap<PromRegistry, Map<string, Source[]>>();
+
+/**
+ * Exposes `wal.metrics()` on `registry` (prom-client's default registry if omitted), each
+ * value read when the registry is scraped. Returns a function that removes this log's series
+ * (and the metrics themselves once no log is left under the prefix).
+ */
+export function registerWalMetrics(
+  wal: Wal,
+  registry?: PromRegistry,
+  options: WalMetricsOptions = {},
+): () => void {
+  const target = registry ?? defaultRegistry();
+  const prefix = options.prefix ?? 'ringwal_';
+  if (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) {
+    throw invalidOption(`prefix must be a Prometheus metric name prefix; got ${JSON.stringify(prefix)}`);
+  }
+  const labels = { ...(options.labels ?? {}) };
+  for (const [key, value] of Object.entries(labels)) {
+    if (
+      !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(key) ||
+      key.startsWith('__') ||
+      key === 'le' ||
+      typeof value !== 'string'
+    ) {
+      throw invalidOption(`labels must map label names to strings (not 'le'); got ${JSON.stringify(key)}`);
+    }
+  }
+  let byPrefix = registered.get(target);
+  if (!byPrefix) registered.set(target, (byPrefix = new Map()));
+  let sources = byPrefix.get(prefix);
+  if (!sources) {
+    sources = [];
+    byPrefix.set(prefix, sources);
+    for (const family of FAMILIES)
+      target.registerMetric(metricObject(`${prefix}${family.name}`, family, sources) as never);
+  }
+  const key = labelKey(labels);
+  if (sources.some((s) => labelKey(s.labels) === key)) {
+    throw invalidOption(
+      `a log with labels ${key} is already registered under prefix '${prefix}': give each log its own labels`,
+    );
+  }
+  const source: Source = { wal, labels };
+  sources.push(source);
+  return () => {
+    const at = sources.indexOf(source);
+    if (at < 0) return;
+    sources.splice(at, 1);
+    if (sources.length === 0) {
+      byPrefix.delete(prefix);
+      for (const family of FAMILIES) target.removeSingleMetric(`${prefix}${family.name}`);
+    }
+  };
+}
+
+/** A metric in the shape prom-client's registry reads: one sample set per log, at scrape time. */
+function metricObject(name: string, family: Family, sources: Source[]) {
+  return {
+    name,
+    help: family.help,
+    type: family.type,
+    aggregator: 'sum',
+    async get() {
+      const values: Value[] = [];
+      for (const source of sources) values.push(...(await family.values(source.wal.metrics(), source, name)));
+      return { name, help: family.help, type: family.type, aggregator: 'sum', values };
+    },
+  };
+}
+
+function labelKey(labels: Labels): string {
+  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+function defaultRegistry(): PromRegistry {
+  try {
+    return (createRequire(import.meta.url)('prom-client') as { register: PromRegistry }).register;
+  } catch (cause) {
+    throw invalidOption(`no registry given and prom-client cannot be loaded (${(cause as Error).message})`);
+  }
+}
