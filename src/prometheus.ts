@@ -219,7 +219,10 @@ export function registerWalMetrics(
     }
   }
   let byPrefix = registered.get(target);
-  if (!byPrefix) registered.set(target, (byPrefix = new Map()));
+  if (!byPrefix) {
+    byPrefix = new Map();
+    registered.set(target, byPrefix);
+  }
   let sources = byPrefix.get(prefix);
   if (!sources) {
     sources = [];
