@@ -6,7 +6,7 @@
  * is given. Several logs may share a registry and a prefix, told apart by their labels.
  */
 import { createRequire } from 'node:module';
-import { invalidOption } from './errors.js';
+import { ErrorCode, invalidOption } from './errors.js';
 import type { WalMetrics } from './metrics.js';
 import type { Wal } from './wal.js';
 
@@ -143,8 +143,8 @@ const FAMILIES: Family[] = [
   {
     name: 'failed',
     type: 'gauge',
-    help: '1 once the log has a sticky error (reopen it), else 0.',
-    values: one((_, wal) => (wal.error ? 1 : 0)),
+    help: '1 once the log has failed with a sticky error (reopen it); 0 while healthy or closed cleanly.',
+    values: one((_, wal) => (wal.error && wal.error.code !== ErrorCode.CLOSED ? 1 : 0)),
   },
   {
     name: 'fsync_duration_seconds',
