@@ -180,13 +180,24 @@ const FAMILIES: Family[] = [
   },
 ];
 
+type Segments = Awaited<ReturnType<Wal['segments']>>;
+
+/**
+ * One listing per log per scrape: `segments` and `segment_bytes` are read in the same scrape
+ * (the registry asks every metric at once), so the second reuses the first's listing rather
+ * than reading the directory and every header again.
+ */
+const listing = new WeakMap<Wal, { atMs: number; segments: Promise<Segments | null> }>();
+const LISTING_REUSE_MS = 1000;
+
 /** The segments, or null when they cannot be listed now (a scrape must not fail for it). */
-async function segmentsOf(wal: Wal): Promise<Awaited<ReturnType<Wal['segments']>> | null> {
-  try {
-    return await wal.segments();
-  } catch {
-    return null;
-  }
+function segmentsOf(wal: Wal): Promise<Segments | null> {
+  const now = performance.now();
+  const recent = listing.get(wal);
+  if (recent && now - recent.atMs < LISTING_REUSE_MS) return recent.segments;
+  const segments = wal.segments().catch(() => null);
+  listing.set(wal, { atMs: now, segments });
+  return segments;
 }
 
 /** The logs registered on each registry under each prefix. */
