@@ -144,13 +144,15 @@ describe('kill -9 across rotation, preallocation, retention and checkpoints', ()
 
       // What the kill left, read without opening (no repair yet).
       const entries = await readAll(dir);
-      expect(entries.length).toBeGreaterThan(0);
-      const first = entries[0].lsn;
+      // An empty log is possible only before anything was ever acknowledged: a first child
+      // killed during its start-up (every later iteration appends after reopening).
+      if (entries.length === 0) expect(ackedFloor).toBe(0);
+      const first = entries[0]?.lsn ?? firstOnDisk;
       for (let i = 0; i < entries.length; i++) {
         expect(entries[i].lsn).toBe(first + i);
         expect(entries[i].value).toEqual(lifecycleValue(entries[i].lsn));
       }
-      const last = entries.at(-1)!.lsn;
+      const last = entries.at(-1)?.lsn ?? 0;
       expect(last).toBeGreaterThanOrEqual(ackedFloor);
       expect(first).toBeGreaterThanOrEqual(firstOnDisk); // nothing deleted ever comes back
       if (first > firstOnDisk) counts.retained++;
