@@ -13,11 +13,13 @@
  */
 import { Packr } from 'msgpackr';
 import { Bench, type FnReturnedObject } from 'tinybench';
-import { decode, encode, encodeAt } from '../src/encoding.js';
+import { decode, encode, encodeAt, loadEncoder } from '../src/encoding.js';
 import { RECORD_HEADER_BYTES } from '../src/format/constants.js';
 import { createRing, READ_POS, ringViews, WRITE_POS } from '../src/ring/layout.js';
 import { RingProducer } from '../src/ring/producer.js';
 import { standardEntry } from './entry.js';
+
+await loadEncoder(); // what openWal does before a log's first append
 
 const BATCH = 1024;
 const entries = Array.from({ length: BATCH }, (_, i) => standardEntry(i));

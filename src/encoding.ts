@@ -25,9 +25,6 @@ import { encodeFailed, undecodableEntry } from './errors.js';
 const packModule = pathToFileURL(
   path.join(path.dirname(createRequire(import.meta.url).resolve('msgpackr')), '..', 'pack.js'),
 );
-const { Packr: PrivatePackr } = (await import(`${packModule.href}?ringwal-encoder`)) as {
-  Packr: typeof Packr;
-};
 
 /**
  * msgpackr writes a function as `undefined` unless told otherwise: the entry would then read
@@ -36,7 +33,23 @@ const { Packr: PrivatePackr } = (await import(`${packModule.href}?ringwal-encode
 function refuseFunction(): never {
   throw new Error('a function is not a value MessagePack can store');
 }
-const packr = new PrivatePackr({ useRecords: false, writeFunction: refuseFunction });
+
+/**
+ * The private encoder, loaded by `loadEncoder()` when the first log opens (`openWal` awaits
+ * it) rather than by a top-level `await import()`: a module graph with top-level await
+ * cannot be `require()`d, and CommonJS applications load ringwal with `require` (Node
+ * 20.19+, 22.12+, 24). Everything that encodes runs inside an open log, after the load.
+ */
+let packr!: Packr;
+let loading: Promise<void> | null = null;
+
+/** Loads the private encoder instance once; later calls return the same promise. */
+export function loadEncoder(): Promise<void> {
+  loading ??= import(`${packModule.href}?ringwal-encoder`).then((module: { Packr: typeof Packr }) => {
+    packr = new module.Packr({ useRecords: false, writeFunction: refuseFunction });
+  });
+  return loading;
+}
 const unpackr = new Unpackr({ useRecords: false });
 
 /**

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { loadEncoder } from './encoding.js';
 import { invalidOption, ioFailure, WalError } from './errors.js';
 import { DIRECTORY_SYNC_UNSUPPORTED, setCreatedMode } from './fs.js';
 import { DirectoryLock } from './lock/directory-lock.js';
@@ -34,6 +35,7 @@ export async function openWalWith(
     throw invalidOption('ringwal needs a little-endian machine');
   }
   const absolute = path.resolve(checkDir(dir));
+  await loadEncoder();
   try {
     await createDirectoryDurably(absolute, filled.dirMode);
   } catch (cause) {
