@@ -1,11 +1,12 @@
 /**
- * A quick, precise check while tuning the append path: ringwal at 1024 in flight taking 0.2 s
+ * A quick, precise check while tuning the append path: ringwal (1024 in flight by default) taking 0.2 s
  * turns in one process with the create+encode ceiling, or with another build of ringwal.
  * Turns share the machine's regime, so the ratio holds to a few percent where separate runs
  * drift 2x (docs/BENCHMARKS.md, "Session 5").
  *
  *   node dist/bench/turns.js [--runs N] [--seconds S]                   this build / the ceiling
  *   node dist/bench/turns.js --against OTHER/dist [--runs N] [--seconds S]  this build / OTHER
+ *   --in-flight N   appends in flight (default 1024; 1 times the latency path, one commit per entry)
  *
  * To compare a change, copy `dist/` somewhere inside this checkout before building the change
  * (so `node_modules` resolves), then pass that copy as `--against`.
@@ -23,11 +24,14 @@ function arg(name: string): string | undefined {
 const RUNS = Number(arg('runs') ?? 5);
 const SECONDS = Number(arg('seconds') ?? 2);
 const AGAINST = arg('against');
+const IN_FLIGHT = Number(arg('in-flight') ?? 1024);
 
 const other = AGAINST
   ? ((await import(path.resolve(AGAINST, 'src/index.js'))) as { openWal: typeof openWal })
   : null;
-const label = AGAINST ? `this build / ${AGAINST}` : 'ringwal at 1024 in flight / the ceiling';
+const label = AGAINST
+  ? `this build / ${AGAINST} at ${IN_FLIGHT} in flight`
+  : `ringwal at ${IN_FLIGHT} in flight / the ceiling`;
 
 /**
  * Runs `body` with fresh logs, removed afterwards. Each run starts from empty logs: on this VM
@@ -40,7 +44,7 @@ async function withFreshLogs<T>(body: (mine: Measure, theirs: Measure) => Promis
   const wal = await openWal(path.join(root, 'this'));
   const otherWal = other ? await other.openWal(path.join(root, 'other')) : null;
   try {
-    return await body(appendTurn(wal, 1024), otherWal ? appendTurn(otherWal, 1024) : ceiling);
+    return await body(appendTurn(wal, IN_FLIGHT), otherWal ? appendTurn(otherWal, IN_FLIGHT) : ceiling);
   } finally {
     await wal.close();
     await otherWal?.close();

@@ -47,6 +47,36 @@ const one =
   (read: (m: WalMetrics, wal: Wal) => number) =>
   (m: WalMetrics, s: Source): Value[] => [{ labels: s.labels, value: read(m, s.wal) }];
 
+/**
+ * A histogram family from per-bucket counts (not cumulative; the last bound is Infinity),
+ * exposed as Prometheus wants it: cumulative `_bucket{le}` series, `_sum` and `_count`.
+ */
+function histogram(
+  name: string,
+  help: string,
+  buckets: (m: WalMetrics) => Array<{ le: number; count: number }>,
+  sum: (m: WalMetrics) => number,
+  count: (m: WalMetrics) => number,
+): Family {
+  return {
+    name,
+    type: 'histogram',
+    help,
+    values: (m, s, metricName) => {
+      const out: Value[] = [];
+      let cumulative = 0;
+      for (const bucket of buckets(m)) {
+        cumulative += bucket.count;
+        const le = bucket.le === Number.POSITIVE_INFINITY ? '+Inf' : String(bucket.le);
+        out.push({ labels: { ...s.labels, le }, value: cumulative, metricName: `${metricName}_bucket` });
+      }
+      out.push({ labels: s.labels, value: sum(m), metricName: `${metricName}_sum` });
+      out.push({ labels: s.labels, value: count(m), metricName: `${metricName}_count` });
+      return out;
+    },
+  };
+}
+
 const FAMILIES: Family[] = [
   {
     name: 'appends_total',
@@ -146,23 +176,34 @@ const FAMILIES: Family[] = [
     help: '1 once the log has failed with a sticky error (reopen it); 0 while healthy or closed cleanly.',
     values: one((_, wal) => (wal.error && wal.error.code !== ErrorCode.CLOSED ? 1 : 0)),
   },
-  {
-    name: 'fsync_duration_seconds',
-    type: 'histogram',
-    help: 'fdatasyncs that made appended entries durable, by duration.',
-    values: (m, s, name) => {
-      const out: Value[] = [];
-      let cumulative = 0;
-      for (const bucket of m.syncLatency) {
-        cumulative += bucket.count;
-        const le = bucket.underUs === Number.POSITIVE_INFINITY ? '+Inf' : String(bucket.underUs / 1e6);
-        out.push({ labels: { ...s.labels, le }, value: cumulative, metricName: `${name}_bucket` });
-      }
-      out.push({ labels: s.labels, value: m.syncMsTotal / 1000, metricName: `${name}_sum` });
-      out.push({ labels: s.labels, value: m.syncs, metricName: `${name}_count` });
-      return out;
-    },
-  },
+  histogram(
+    'fsync_duration_seconds',
+    'fdatasyncs that made appended entries durable, by duration.',
+    (m) => m.syncLatency.map((b) => ({ le: b.underUs / 1e6, count: b.count })),
+    (m) => m.syncMsTotal / 1000,
+    (m) => m.syncs,
+  ),
+  histogram(
+    'commit_duration_seconds',
+    'Entries acknowledged, by time from append() to the acknowledgement (timed per publish group).',
+    (m) => m.commitLatency.map((b) => ({ le: b.underUs / 1e6, count: b.count })),
+    (m) => m.commitLatencyMsTotal / 1000,
+    (m) => m.acknowledged,
+  ),
+  histogram(
+    'group_commit_entries',
+    'Group commits (one writev each), by the entries they completed.',
+    (m) => m.batchEntries.map((b) => ({ le: b.atMost, count: b.count })),
+    (m) => m.entriesWritten,
+    (m) => m.writes,
+  ),
+  histogram(
+    'group_commit_bytes',
+    'Group commits (one writev each), by the record bytes they wrote.',
+    (m) => m.batchBytes.map((b) => ({ le: b.atMost, count: b.count })),
+    (m) => m.bytesWritten,
+    (m) => m.writes,
+  ),
   {
     name: 'segments',
     type: 'gauge',

@@ -15,6 +15,7 @@ import type { FilledOptions } from '../options.js';
 import type { ControlClient } from '../ring/control-client.js';
 import type { RingProducer } from '../ring/producer.js';
 import { AppendAcks, PendingAcks, type Resolve } from './ack-groups.js';
+import { CommitLatency } from './commit-latency.js';
 import type { WriterRequests } from './writer-requests.js';
 import type { WriterThread } from './writer-thread.js';
 
@@ -54,6 +55,10 @@ export class Appender {
   private overflow: Overflow[] = [];
   private overflowHead = 0;
   private overflowBytes = 0;
+  /** Append-to-acknowledgement times, per publish group. */
+  private readonly latency: CommitLatency;
+  /** When the first entry of the group not yet published was appended. */
+  private groupStartMs = 0;
 
   private wakeArmed = false;
 
@@ -82,6 +87,7 @@ export class Appender {
     this.nextLsn = lastLsn + 1;
     this.openedAtLsn = lastLsn;
     this.ackedSeen = lastLsn;
+    this.latency = new CommitLatency(lastLsn);
   }
 
   /** LSN of the last entry appended (acknowledged or not). */
@@ -104,6 +110,7 @@ export class Appender {
       lastLsn: this.lastLsn,
       writtenLsn: this.control.writtenLsn(),
       durableLsn: this.control.durableLsn(),
+      ...this.latency.snapshot(),
     };
   }
 
@@ -232,6 +239,7 @@ export class Appender {
    */
   private schedulePublish(): void {
     const n = ++this.unpublishedEntries;
+    if (n === 1) this.groupStartMs = performance.now(); // one clock read per publish group
     if (n >= PUBLISH_EVERY) {
       this.publishNow();
       return;
@@ -247,6 +255,7 @@ export class Appender {
   private publishQueued = false;
   private readonly publishNow = (): void => {
     this.appendAcks.close();
+    if (this.unpublishedEntries > 0) this.latency.published(this.nextLsn - 1, this.groupStartMs);
     this.publishQueued = false;
     this.unpublishedEntries = 0;
     this.producer.publish();
@@ -279,6 +288,7 @@ export class Appender {
     const acked = this.control.ackedLsn();
     if (acked > this.ackedSeen) {
       this.ackedSeen = acked;
+      this.latency.acknowledgedUpTo(acked);
       this.appendAcks.resolveUpTo(acked);
       this.acks.resolveUpTo(acked);
     }
@@ -385,6 +395,7 @@ export class Appender {
     this.overflow = [];
     this.overflowHead = 0;
     this.overflowBytes = 0;
+    this.latency.dropAll();
     this.appendAcks.rejectAll(error);
     this.acks.rejectAll(error);
     this.requests.rejectAll(error);

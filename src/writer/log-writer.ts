@@ -142,7 +142,7 @@ export class LogWriter {
     this.io.during = 'write';
     if (batch.bytes > 0) {
       seg.write(batch.views, batch.bytes);
-      this.metrics.wrote(batch.bytes);
+      this.metrics.wrote(batch.bytes, batch.lastLsn > 0 ? batch.lastLsn - this.writtenLsn : 0);
       this.preallocation.wrote(batch.bytes);
       this.consumer.release(batch.end);
       if (batch.lastLsn > 0) this.writtenLsn = batch.lastLsn;

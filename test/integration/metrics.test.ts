@@ -64,6 +64,48 @@ describe('wal.metrics()', () => {
     );
   });
 
+  it('times every acknowledged entry from append to ack, and sizes every group commit', async () => {
+    const dir = dirs.dir('ringwal-metrics-');
+    const wal = await openTracked(dir);
+    const burst = (n: number, from: number) =>
+      Promise.all(Array.from({ length: n }, (_, i) => wal.append({ i: from + i, pad: 'p'.repeat(40) })));
+    await burst(300, 0);
+    for (let i = 0; i < 10; i++) await wal.append({ alone: i }); // one group commit each
+    const last = wal.appendNoWait({ noWait: true }); // acknowledged without a promise of its own
+    await wal.waitFor(last);
+    await burst(1500, 1000);
+    const m = wal.metrics();
+    const commitTotal = m.commitLatency.reduce((n, b) => n + b.count, 0);
+    expect(m.acknowledged).toBe(1811);
+    expect(commitTotal).toBe(1811);
+    expect(m.commitLatency.at(-1)?.underUs).toBe(Number.POSITIVE_INFINITY);
+    // Each entry waited at least for the fdatasync that made it durable.
+    expect(m.commitLatencyMsMax).toBeGreaterThanOrEqual(m.syncMsMax);
+    expect(m.commitLatencyMsTotal).toBeGreaterThanOrEqual(m.syncMsTotal);
+    expect(m.commitLatencyMsMax).toBeLessThanOrEqual(m.commitLatencyMsTotal);
+
+    // Every group commit is in both size histograms; together they completed every entry.
+    expect(m.batchEntries.reduce((n, b) => n + b.count, 0)).toBe(m.writes);
+    expect(m.batchBytes.reduce((n, b) => n + b.count, 0)).toBe(m.writes);
+    expect(m.entriesWritten).toBe(1811);
+    expect(m.batchEntries.at(-1)?.atMost).toBe(Number.POSITIVE_INFINITY);
+    expect(m.batchBytes.at(-1)?.atMost).toBe(Number.POSITIVE_INFINITY);
+    // The ten appends awaited one by one were commits of one entry each; the bursts were grouped.
+    expect(m.batchEntries[0]).toEqual({ atMost: 1, count: expect.any(Number) });
+    expect(m.batchEntries[0].count).toBeGreaterThanOrEqual(10);
+    expect(m.batchEntries.slice(1).some((b) => b.count > 0)).toBe(true);
+  });
+
+  it('keeps the commit histogram after close, counting each acknowledged entry once', async () => {
+    const dir = dirs.dir('ringwal-metrics-');
+    const wal = await openTracked(dir);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => wal.append({ i })));
+    await wal.close();
+    const m = wal.metrics();
+    expect(m.acknowledged).toBe(20);
+    expect(m.commitLatency.reduce((n, b) => n + b.count, 0)).toBe(20);
+  });
+
   it('counts rotations and segments removed by retention', async () => {
     const dir = dirs.dir('ringwal-metrics-');
     const wal = await openTracked(dir, { segmentBytes: 64 * 1024, retention: { maxSegments: 3 } });

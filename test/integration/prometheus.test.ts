@@ -1,8 +1,8 @@
 /**
  * `ringwal/prometheus` against a real prom-client registry (issue #18, item 3): what a scrape
- * returns, parsed back, equals `wal.metrics()`; the fsync histogram's buckets are cumulative
- * and its count is the number of fsyncs; two logs on one registry are told apart by labels;
- * and importing `ringwal` alone never loads prom-client.
+ * returns, parsed back, equals `wal.metrics()`; the fsync, commit-latency and group-commit
+ * histograms' buckets are cumulative and their counts are the fsyncs, entries and commits;
+ * two logs on one registry are told apart by labels; and importing `ringwal` alone never loads prom-client.
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -76,8 +76,28 @@ describe('registerWalMetrics', () => {
     expect(value('fsync_duration_seconds_count')).toBe(m.syncs);
     expect(value('fsync_duration_seconds_sum')).toBeCloseTo(m.syncMsTotal / 1000, 9);
     expect(m.syncs).toBeGreaterThan(0);
+    // The commit-latency and group-commit size histograms, the same way.
+    const histograms: Array<[string, number, number, number]> = [
+      ['commit_duration_seconds', m.commitLatency.length, m.acknowledged, m.commitLatencyMsTotal / 1000],
+      ['group_commit_entries', m.batchEntries.length, m.writes, m.entriesWritten],
+      ['group_commit_bytes', m.batchBytes.length, m.writes, m.bytesWritten],
+    ];
+    for (const [name, length, count, sum] of histograms) {
+      const series = samples.filter((s) => s.name === `ringwal_${name}_bucket`);
+      expect(series.length, name).toBe(length);
+      for (let k = 1; k < series.length; k++)
+        expect(series[k].value, name).toBeGreaterThanOrEqual(series[k - 1].value);
+      expect(series.at(-1)!.labels.le, name).toBe('+Inf');
+      expect(series.at(-1)!.value, name).toBe(count);
+      expect(value(`${name}_count`), name).toBe(count);
+      expect(value(`${name}_sum`), name).toBeCloseTo(sum, 9);
+    }
+    expect(m.acknowledged).toBe(3000);
+    expect(m.entriesWritten).toBe(3000);
+    expect(samples.find((s) => s.name === 'ringwal_group_commit_entries_bucket')!.labels.le).toBe('1');
     const text = await registry.metrics();
     expect(text).toContain('# TYPE ringwal_appends_total counter');
+    expect(text).toContain('# TYPE ringwal_commit_duration_seconds histogram');
     expect(text).toContain('# TYPE ringwal_fsync_duration_seconds histogram');
   });
 
@@ -113,6 +133,13 @@ describe('registerWalMetrics', () => {
       (s) => s.name === 'ringwal_fsync_duration_seconds_count',
     );
     expect(counts.map((s) => s.value)).toEqual([a.metrics().syncs, b.metrics().syncs]);
+    const acknowledged = parse(await registry.metrics()).filter(
+      (s) => s.name === 'ringwal_commit_duration_seconds_count',
+    );
+    expect(acknowledged).toEqual([
+      { name: 'ringwal_commit_duration_seconds_count', labels: { log: 'orders' }, value: 100 },
+      { name: 'ringwal_commit_duration_seconds_count', labels: { log: 'sessions' }, value: 250 },
+    ]);
     removeB();
     appends = parse(await registry.metrics()).filter((s) => s.name === 'ringwal_appends_total');
     expect(appends.map((s) => s.labels.log)).toEqual(['orders']);
