@@ -22,6 +22,8 @@ const LAYERS = [
   ['^src/wal(\\.ts$|/)', '^src/(open|exit-flush|durability)\\.ts$'],
   // 7. The package's faces: the main export and the subpath exports (integrations).
   ['^src/(index|prometheus)\\.ts$'],
+  // 8. The `ringwal` command-line tool (bin and `ringwal/cli`): on top of everything, imported by nothing.
+  ['^src/cli/'],
 ];
 
 const above = (layer) => LAYERS.slice(layer + 1).flat();
@@ -34,6 +36,14 @@ module.exports = {
       comment: 'Files that import each other in a loop cannot be understood (or changed) one at a time.',
       from: {},
       to: { circular: true },
+    },
+    {
+      name: 'nothing-imports-the-cli',
+      severity: 'error',
+      comment:
+        'src/cli is the command-line tool, built on the library; the library (src/ outside src/cli, workers/) never imports it.',
+      from: { path: '^(src|workers)/', pathNot: '^src/cli/' },
+      to: { path: '^src/cli/' },
     },
     {
       name: 'src-not-to-workers',

@@ -1,19 +1,2 @@
-/**
- * The standard benchmark entry (issue #2):
- * `{ op: 'set', key: 'user:<i>', value: { id, name: <~40 chars>, score: <float>, tags: [3 short strings] }, ts }`.
- */
-const NAMES = ['Ada Lovelace', 'Grace Hopper', 'Edsger Dijkstra', 'Barbara Liskov', 'Ken Thompson'];
-
-export function standardEntry(i: number): unknown {
-  return {
-    op: 'set',
-    key: `user:${i}`,
-    value: {
-      id: i,
-      name: `${NAMES[i % NAMES.length]} of the benchmark cohort #${i % 1000}`,
-      score: i * 1.618,
-      tags: ['alpha', 'beta', `t${i % 7}`],
-    },
-    ts: Date.now(),
-  };
-}
+/** The standard benchmark entry: defined with the `ringwal bench` command, which ships in the package. */
+export { standardEntry } from '../src/cli/standard-entry.js';

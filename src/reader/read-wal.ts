@@ -45,10 +45,10 @@ export async function* readWal(
   let segment = await walk.next();
   while (segment) {
     let result: ScanResult;
+    // Read again ('again' below), a segment is read from its start: only entries after the
+    // last one delivered are yielded.
+    const batches = scanFile(segment, maxEntryBytes, nextLsn, skipCorrupt, policy);
     try {
-      // Read again ('again' below), a segment is read from its start: only entries after the
-      // last one delivered are yielded.
-      const batches = scanFile(segment, maxEntryBytes, nextLsn, skipCorrupt, policy);
       while (true) {
         const step = await batches.next();
         if (step.done) {
@@ -63,6 +63,10 @@ export async function* readWal(
       }
     } catch (e) {
       throw segmentReadError(segment.path, e);
+    } finally {
+      // A caller that stops early (a `break`) returns this generator at a `yield` above:
+      // close the file scanFile holds now, not when the garbage collector finds its handle.
+      await batches.return(undefined as never);
     }
     const then = await walk.finish(segment, summarize(result));
     if (then === 'stop') return;

@@ -115,6 +115,25 @@ describe('readWal with threads', () => {
     expect(n).toBe(10);
   });
 
+  it('the sequential reader closes its segment at once when the caller stops early', async () => {
+    // It held the file until the garbage collector closed it (a warning on stderr; found by
+    // `ringwal dump DIR | head -1`).
+    dir = tempDir('ringwal-parallel-');
+    await build(dir, 400);
+    const openInDir = () =>
+      fs.readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir);
+        } catch {
+          return false; // closed since the listing
+        }
+      });
+    let n = 0;
+    for await (const _ of readWal(dir)) if (++n === 10) break;
+    expect(n).toBe(10);
+    expect(openInDir()).toEqual([]);
+  });
+
   it('reads a log another writer is appending to and rotating, up to its live tail', async () => {
     dir = tempDir('ringwal-parallel-');
     const wal = await openWal(dir, { segmentBytes: 8192 });
