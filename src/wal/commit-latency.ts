@@ -63,7 +63,7 @@ export class CommitLatency {
     const now = performance.now();
     while (head < lastLsns.length && this.countedUpTo < lsn) {
       const last = lastLsns[head];
-      const upTo = last < lsn ? last : lsn;
+      const upTo = Math.min(last, lsn);
       this.count(now - startsMs[head], upTo - this.countedUpTo);
       this.countedUpTo = upTo;
       if (upTo === last) head++;
