@@ -15,7 +15,6 @@
  * The peers are not dependencies of ringwal: `npm ci --prefix bench/peers` installs them;
  * without them their rows are skipped.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
@@ -23,13 +22,10 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Packr } from 'msgpackr';
 import { openWal, type WalOptions } from '../src/index.js';
+import { arg, fmt, medianOf, runChild } from './child-run.js';
 import { standardEntry } from './entry.js';
 import { closedLoop, percentile } from './measure.js';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : undefined;
-}
 const ROUNDS = Number(arg('rounds') ?? 5);
 const SECONDS = Number(arg('seconds') ?? 2);
 const WARMUP_SECONDS = 0.5;
@@ -135,24 +131,10 @@ async function child(name: string): Promise<void> {
 }
 
 function runInChild(name: string): Sample | null {
-  const out = execFileSync(
-    process.execPath,
-    [
-      fileURLToPath(import.meta.url),
-      '--child',
-      name,
-      '--seconds',
-      String(SECONDS),
-      '--options',
-      OPTIONS_JSON,
-    ],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  return JSON.parse(out.trim().split('\n').at(-1)!) as Sample | null;
+  return runChild<Sample | null>(fileURLToPath(import.meta.url), name, [
+    ...['--seconds', String(SECONDS), '--options', OPTIONS_JSON],
+  ]);
 }
-
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 async function main(): Promise<void> {
   if (CHILD) return child(CHILD);
@@ -174,7 +156,6 @@ async function main(): Promise<void> {
       );
     }
   }
-  const medianOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   console.log('\nmedian of rounds');
   for (const [name, samples] of runs) {
     console.log(

@@ -1,0 +1,32 @@
+/**
+ * Each configuration of a system benchmark runs in a process of its own (one configuration's
+ * JIT and GC state disturbed the next one's by up to 1.7x when they shared a process;
+ * docs/BENCHMARKS.md). The parent starts `node <script> --child NAME ...args`; the child
+ * prints its result as the last line of stdout, as JSON.
+ */
+import { execFileSync } from 'node:child_process';
+
+/** A numeric or string command-line argument `--name value`. */
+export function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+/** Runs `script` as a child measuring configuration `name`, and returns what it printed last. */
+export function runChild<T>(script: string, name: string, args: readonly string[]): T {
+  const out = execFileSync(process.execPath, [script, '--child', name, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as T;
+}
+
+export function medianOf(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[xs.length >> 1];
+}
+
+/** `n` with thousands separators and `digits` decimals. */
+export function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
