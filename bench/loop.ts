@@ -44,6 +44,8 @@ interface LoopResult {
   eldMaxMs: number;
   ackP50Ms: number;
   ackP99Ms: number;
+  /** Set when an append failed (WAL_BACKPRESSURE: the side could not keep up); the run stopped there. */
+  failed?: string;
 }
 
 type Append = (i: number) => Promise<unknown>;
@@ -57,7 +59,7 @@ async function openLoop(append: Append | null, rate: number, seconds: number): P
   let failure: unknown = null;
   const t0 = performance.now();
   eld.enable();
-  await new Promise<void>((resolve, reject) => {
+  await new Promise<void>((resolve) => {
     let stopped = false;
     const settled = (): void => {
       if (stopped && acked === issued) resolve();
@@ -66,7 +68,7 @@ async function openLoop(append: Append | null, rate: number, seconds: number): P
       const now = performance.now();
       if (failure) {
         clearInterval(timer);
-        reject(failure);
+        resolve(); // what is still in flight settles while the side closes
         return;
       }
       if (now - t0 >= seconds * 1000) {
@@ -87,7 +89,7 @@ async function openLoop(append: Append | null, rate: number, seconds: number): P
             settled();
           },
           (error: unknown) => {
-            failure = error;
+            failure ??= error;
           },
         );
       }
@@ -102,6 +104,7 @@ async function openLoop(append: Append | null, rate: number, seconds: number): P
     eldMaxMs: eld.max / 1e6,
     ackP50Ms: sorted.length ? percentile(sorted, 0.5) : 0,
     ackP99Ms: sorted.length ? percentile(sorted, 0.99) : 0,
+    ...(failure ? { failed: (failure as { code?: string }).code ?? String(failure) } : {}),
   };
 }
 
@@ -195,12 +198,13 @@ async function main(): Promise<void> {
           continue;
         }
         const key = `${side}@${rate}`;
-        runs.set(key, [...(runs.get(key) ?? []), r]);
+        if (r.failed) console.log(`  ${side} at ${fmt(rate)}/s could not keep up: ${r.failed}`);
+        else runs.set(key, [...(runs.get(key) ?? []), r]);
       }
     }
     console.log(`  round ${round} done`);
   }
-  const med = (side: string, rate: number, field: keyof LoopResult): number | null => {
+  const med = (side: string, rate: number, field: Exclude<keyof LoopResult, 'failed'>): number | null => {
     const rs = runs.get(`${side}@${rate}`);
     return rs ? medianOf(rs.map((r) => r[field])) : null;
   };
