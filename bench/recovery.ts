@@ -21,7 +21,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeFs } from '../src/fs.js';
-import { openWal, readWal, recoverState } from '../src/index.js';
+import { openWal, readWal, readWalBatches, recoverState } from '../src/index.js';
 import { MAX_ENTRY_BYTES } from '../src/options.js';
 import { listSegments } from '../src/segment/naming.js';
 import { scanSegmentFile } from '../src/segment/scan-file.js';
@@ -88,6 +88,8 @@ async function phase(name: string): Promise<Record<string, number>> {
     const threads = Number(name.split(':')[1]);
     keys = (await recoverState(dir, { threads })).size;
     entries = ENTRIES;
+  } else if (name === 'readWalBatches') {
+    for await (const batch of readWalBatches(dir)) entries += batch.length;
   } else if (name.startsWith('readWal:')) {
     const threads = Number(name.split(':')[1]);
     for await (const _ of readWal(dir, threads > 0 ? { threads } : {})) entries++;
@@ -125,6 +127,11 @@ const PHASES: { name: string; label: string; against: 'unpack' | 'read' }[] = [
   { name: 'recoverState:1', label: 'recoverState, 1 thread', against: 'unpack' },
   { name: 'recoverState:2', label: 'recoverState, 2 threads', against: 'unpack' },
   { name: 'readWal:0', label: 'readWal replay, sequential (no pool)', against: 'unpack' },
+  {
+    name: 'readWalBatches',
+    label: 'readWalBatches replay, sequential (arrays of entries)',
+    against: 'unpack',
+  },
   { name: 'readWal:1', label: 'readWal replay, threads 1', against: 'unpack' },
   { name: 'readWal:2', label: 'readWal replay, threads 2', against: 'unpack' },
   { name: 'verify', label: 'verify-only scan (CRC + sequence, no decode), one thread', against: 'read' },

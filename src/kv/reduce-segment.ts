@@ -71,19 +71,21 @@ export function reduceSegment(
   let sizes = new Uint32Array(1024); // by entry index: the bytes a set would keep
   let ignored = 0;
   let index = 0;
-  const scan = scanSegmentFile(fsys, path, { maxEntryBytes, skipCorrupt }, (entry) => {
-    const bytes = entry.payload;
-    const envelope = readEnvelope(bytes);
-    const kv = envelope ?? kvOf(bytes, path, entry.offset);
-    if (kv) lastIndex.set(kv.key, kv.op === 'delete' ? -index - 1 : index);
-    else ignored++;
-    if (index === sizes.length) {
-      const grown = new Uint32Array(sizes.length * 2);
-      grown.set(sizes);
-      sizes = grown;
+  const scan = scanSegmentFile(fsys, path, { maxEntryBytes, skipCorrupt }, (run) => {
+    for (let k = 0; k < run.count; k++) {
+      const bytes = run.bytes.subarray(run.starts[k], run.ends[k]);
+      const envelope = readEnvelope(bytes);
+      const kv = envelope ?? kvOf(bytes, path, run.offsets[k]);
+      if (kv) lastIndex.set(kv.key, kv.op === 'delete' ? -index - 1 : index);
+      else ignored++;
+      if (index === sizes.length) {
+        const grown = new Uint32Array(sizes.length * 2);
+        grown.set(sizes);
+        sizes = grown;
+      }
+      sizes[index] = envelope ? envelope.valueEnd - envelope.valueStart : bytes.length;
+      index++;
     }
-    sizes[index] = envelope ? envelope.valueEnd - envelope.valueStart : bytes.length;
-    index++;
   });
   const entries = index;
   const keys: string[] = [];
@@ -105,12 +107,13 @@ export function reduceSegment(
   const values = new Uint8Array(total);
   let length = 0;
   index = 0;
-  scanSegmentFile(fsys, path, { maxEntryBytes, skipCorrupt }, (entry) => {
-    // A live tail may have grown since the first pass: its state is the first pass's.
-    if (index < entries && wanted[index] === 1) {
-      const bytes = entry.payload;
+  scanSegmentFile(fsys, path, { maxEntryBytes, skipCorrupt }, (run) => {
+    for (let k = 0; k < run.count; k++, index++) {
+      // A live tail may have grown since the first pass: its state is the first pass's.
+      if (index >= entries || wanted[index] !== 1) continue;
+      const bytes = run.bytes.subarray(run.starts[k], run.ends[k]);
       const envelope = readEnvelope(bytes);
-      keys.push(envelope ? envelope.key : (decodeStored(bytes, path, entry.offset) as { key: string }).key);
+      keys.push(envelope ? envelope.key : (decodeStored(bytes, path, run.offsets[k]) as { key: string }).key);
       kinds.push(envelope ? SET_VALUE : SET_ENTRY);
       const kept = envelope ? bytes.subarray(envelope.valueStart, envelope.valueEnd) : bytes;
       if (length + kept.length > total)
@@ -119,7 +122,6 @@ export function reduceSegment(
       values.set(kept, length);
       length += kept.length;
     }
-    index++;
   });
   const startArray = new Uint32Array(starts.length + 1);
   startArray.set(starts);

@@ -23,7 +23,7 @@ const DECODE_CHUNK = 1024;
 export async function* readParallel(
   dir: string,
   options: CheckedReadOptions,
-): AsyncGenerator<WalEntry, void, undefined> {
+): AsyncGenerator<WalEntry[], void, undefined> {
   const { fromLsn, maxEntryBytes, policy, threads } = options;
   const skipCorrupt = policy.mode === 'skip-corrupt';
   const walk = new SegmentWalk(dir, policy);
@@ -45,15 +45,15 @@ export async function* readParallel(
       ahead.delete(segment.name);
       while (answer.more) {
         const next = submit(segment, answer.more); // read ahead while this range is yielded
-        for (const entry of deliver(segment, answer)) {
-          yield entry;
-          if (breather.due()) await breather.turn();
+        for (const batch of deliver(segment, answer)) {
+          yield batch;
+          if (breather.dueAfter(batch.length)) await breather.turn();
         }
         answer = await next;
       }
-      for (const entry of deliver(segment, answer)) {
-        yield entry;
-        if (breather.due()) await breather.turn();
+      for (const batch of deliver(segment, answer)) {
+        yield batch;
+        if (breather.dueAfter(batch.length)) await breather.turn();
       }
       const scan = answer.scan!;
       const then = await walk.finish(segment, scan);
@@ -69,12 +69,13 @@ export async function* readParallel(
     await pool.close();
   }
 
-  /** Yields a range's entries, decoding DECODE_CHUNK at a time (bounding what is held decoded). */
-  function* deliver(segment: SegmentFile, range: RangeResult): Generator<WalEntry> {
+  /** Yields a range's entries in batches, decoding DECODE_CHUNK at a time (bounding what is held decoded). */
+  function* deliver(segment: SegmentFile, range: RangeResult): Generator<WalEntry[]> {
     for (const damage of range.skipped) policy.skipped(segment.name, damage);
     const { lsns, ends, payloads } = range;
     const values: unknown[] = [];
     for (let first = 0; first < lsns.length; first += DECODE_CHUNK) {
+      const batch: WalEntry[] = [];
       const last = Math.min(lsns.length, first + DECODE_CHUNK);
       const base = first === 0 ? 0 : ends[first - 1];
       const chunkEnds = ends.subarray(first, last);
@@ -85,15 +86,25 @@ export async function* readParallel(
           // Not decodable in one run from here (rare: a forged record): one by one, each with
           // its own error if it has one.
           const start = k === 0 ? 0 : ends[k - 1];
-          values[k - first] = decodeStored(payloads.subarray(start, ends[k]), segment.path, range.offsets[k]);
+          try {
+            values[k - first] = decodeStored(
+              payloads.subarray(start, ends[k]),
+              segment.path,
+              range.offsets[k],
+            );
+          } catch (error) {
+            if (batch.length > 0) yield batch; // every entry before the bad one is delivered
+            throw error;
+          }
           decoded = k - first + 1;
         }
         if (lsn >= nextLsn) {
           nextLsn = lsn + 1;
-          yield { lsn, ts: range.ts[k], value: values[k - first] };
+          batch.push({ lsn, ts: range.ts[k], value: values[k - first] });
         }
       }
       values.length = 0;
+      if (batch.length > 0) yield batch;
     }
   }
 }

@@ -3,17 +3,23 @@
  * asynchronous I/O. It never changes a file, so it can read a directory another process is
  * writing: the last segment is read up to its last complete, valid entry (the writer may be
  * in the middle of the next one), and segments created meanwhile are picked up.
+ *
+ * The readers produce entries in batches (`readWalBatches`); `readWal` hands them out one by
+ * one (src/reader/entry-iterator.ts). Reads are large, into two reused buffers, the next one
+ * under way while the current one is parsed and decoded (src/reader/read-ahead.ts); each run
+ * of records is decoded in place in the read buffer (docs/BENCHMARKS.md "Session 8").
  */
 
-import type * as fs from 'node:fs';
-import { decodeStored } from '../encoding.js';
+import { decodeStoredAt } from '../encoding.js';
 import { segmentReadError } from '../errors.js';
-import { type ScanResult, scanSegment, summarize } from '../format/segment-scanner.js';
+import { type EntryRun, type ScanResult, scanSegment, summarize } from '../format/segment-scanner.js';
 import { openRegularFile } from '../fs.js';
 import { checkDir, checkReaderOptions } from '../options.js';
 import type { SegmentFile } from '../segment/naming.js';
+import { EntryIterator } from './entry-iterator.js';
 import { readParallel } from './parallel-read.js';
 import { ReaderPolicy } from './policy.js';
+import { chunkBytesWithin, ReadAhead } from './read-ahead.js';
 import { Breather } from './segment-list.js';
 import { SegmentWalk } from './segment-walk.js';
 import type { CheckedReadOptions, ReadOptions, WalEntry } from './types.js';
@@ -26,43 +32,64 @@ export function checkReadOptions(options: ReadOptions): CheckedReadOptions {
   return { ...rest, policy: new ReaderPolicy(recovery, onCorruption) };
 }
 
-export async function* readWal(
+export function readWal(dir: string, options: ReadOptions = {}): AsyncGenerator<WalEntry, void, undefined> {
+  return new EntryIterator(readWalBatches(dir, options));
+}
+
+/**
+ * `readWal`'s entries in arrays of up to BATCH_ENTRIES, in order: the same entries, reports
+ * and errors, for a caller that handles many at a time. Each array is the caller's to keep.
+ */
+export async function* readWalBatches(
   dir: string,
   options: ReadOptions = {},
-): AsyncGenerator<WalEntry, void, undefined> {
+): AsyncGenerator<WalEntry[], void, undefined> {
   checkDir(dir);
   const checked = checkReadOptions(options);
-  if (checked.threads > 0) {
-    yield* readParallel(dir, checked);
-    return;
-  }
-  const { fromLsn, maxEntryBytes, policy } = checked;
+  if (checked.threads > 0) yield* readParallel(dir, checked);
+  else yield* readSequential(dir, checked);
+}
+
+/** Entries handed over at a time: what one batch holds decoded. */
+export const BATCH_ENTRIES = 1024;
+
+async function* readSequential(
+  dir: string,
+  options: CheckedReadOptions,
+): AsyncGenerator<WalEntry[], void, undefined> {
+  const { fromLsn, maxEntryBytes, policy } = options;
   const breather = new Breather();
   const skipCorrupt = policy.mode === 'skip-corrupt';
   const walk = new SegmentWalk(dir, policy);
   if (!(await walk.start(fromLsn))) return;
+  // Two buffers of reads, together within bufferBytes (one record may exceed a chunk).
+  const chunkBytes = chunkBytesWithin(options.bufferBytes);
   let nextLsn = fromLsn; // next LSN to deliver
   let segment = await walk.next();
   while (segment) {
+    // Read again ('again' below), a segment is read from its start: only entries after the
+    // last one delivered are yielded.
+    const batches = scanFile(segment, chunkBytes, maxEntryBytes, nextLsn, skipCorrupt, policy);
     let result: ScanResult;
     try {
-      // Read again ('again' below), a segment is read from its start: only entries after the
-      // last one delivered are yielded.
-      const batches = scanFile(segment, maxEntryBytes, nextLsn, skipCorrupt, policy);
       while (true) {
-        const step = await batches.next();
+        let step: IteratorResult<WalEntry[], ScanResult>;
+        try {
+          step = await batches.next();
+        } catch (e) {
+          throw segmentReadError(segment.path, e);
+        }
         if (step.done) {
           result = step.value;
           break;
         }
-        for (const entry of step.value) {
-          yield entry;
-          nextLsn = entry.lsn + 1;
-          if (breather.due()) await breather.turn();
-        }
+        const batch = step.value;
+        nextLsn = batch[batch.length - 1].lsn + 1;
+        yield batch;
+        if (breather.dueAfter(batch.length)) await breather.turn();
       }
-    } catch (e) {
-      throw segmentReadError(segment.path, e);
+    } finally {
+      await batches.return(undefined as unknown as ScanResult); // closes the file if the caller stopped early
     }
     const then = await walk.finish(segment, summarize(result));
     if (then === 'stop') return;
@@ -70,20 +97,21 @@ export async function* readWal(
   }
 }
 
-/** Entries are handed over in batches of this many, bounding what one read holds decoded. */
-const BATCH_ENTRIES = 1024;
-
-/** Scans one file with asynchronous reads, yielding decoded entries from `fromLsn` in batches. */
+/** Scans one file, yielding its decoded entries from `fromLsn` on in batches of at most BATCH_ENTRIES. */
 async function* scanFile(
   segment: SegmentFile,
+  chunkBytes: number,
   maxEntryBytes: number,
   fromLsn: number,
   skipCorrupt: boolean,
   policy: ReaderPolicy,
 ): AsyncGenerator<WalEntry[], ScanResult, undefined> {
   const handle = await openRegularFile(segment.path);
+  let reads: ReadAhead | null = null;
   try {
-    const walk = scanSegment((await handle.stat()).size, { maxEntryBytes, skipCorrupt });
+    const fileSize = (await handle.stat()).size;
+    reads = new ReadAhead(handle, fileSize, chunkBytes);
+    const walk = scanSegment(fileSize, { maxEntryBytes, skipCorrupt, chunkBytes: reads.chunkBytes });
     let batch: WalEntry[] = [];
     let reply: Uint8Array | undefined;
     while (true) {
@@ -95,33 +123,38 @@ async function* scanFile(
       reply = undefined;
       const item = step.value;
       if (item.kind === 'read') {
-        if (batch.length >= BATCH_ENTRIES) {
-          yield batch;
-          batch = [];
-        }
-        reply = await readAt(handle, item.position, item.length);
+        reply = await reads.read(item.position, item.length);
       } else if (item.kind === 'skip') {
         policy.skipped(segment.name, item.damage);
-      } else if (item.lsn >= fromLsn) {
-        batch.push({
-          lsn: item.lsn,
-          ts: item.ts,
-          value: decodeStored(item.payload, segment.path, item.offset),
-        });
+      } else {
+        // Decoded before the walk goes on: the run's bytes may be a buffer the next read reuses.
+        for (let k = 0; k < item.count; k++) {
+          if (item.lsns[k] < fromLsn) continue;
+          let entry: WalEntry;
+          try {
+            entry = decodeEntry(item, k, segment.path);
+          } catch (error) {
+            if (batch.length > 0) yield batch; // every entry before the bad one is delivered
+            throw error;
+          }
+          batch.push(entry);
+          if (batch.length === BATCH_ENTRIES) {
+            yield batch;
+            batch = [];
+          }
+        }
       }
     }
   } finally {
+    await reads?.settle();
     await handle.close();
   }
 }
 
-async function readAt(handle: fs.promises.FileHandle, position: number, length: number): Promise<Uint8Array> {
-  const buffer = new Uint8Array(length);
-  let got = 0;
-  while (got < length) {
-    const { bytesRead } = await handle.read(buffer, got, length - got, position + got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return got === length ? buffer : buffer.subarray(0, got);
+function decodeEntry(run: EntryRun, k: number, path: string): WalEntry {
+  return {
+    lsn: run.lsns[k],
+    ts: run.ts[k],
+    value: decodeStoredAt(run.bytes, run.starts[k], run.ends[k], path, run.offsets[k]),
+  };
 }
