@@ -11,19 +11,23 @@
  * batch generator release its file and pool; after an error or the end, `next()` says done.
  */
 
+function noop(): void {}
+
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 
 export class EntryIterator<T> implements AsyncGenerator<T, void, undefined> {
   private batch: T[] = [];
   private i = 0;
   private finished = false;
-  /** The last call not yet settled; later calls wait for it, so answers keep their order. */
-  private tail: Promise<unknown> | null = null;
+  /** Calls queued and not yet finished; while any is, later calls wait their turn. */
+  private pending = 0;
+  /** Settles when the last call queued has finished. */
+  private last: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly batches: AsyncGenerator<T[], void, undefined>) {}
 
   next(): Promise<IteratorResult<T, void>> {
-    if (this.tail === null) {
+    if (this.pending === 0) {
       if (this.i < this.batch.length) return Promise.resolve({ value: this.take(), done: false });
       if (this.finished) return Promise.resolve(DONE);
     }
@@ -83,17 +87,20 @@ export class EntryIterator<T> implements AsyncGenerator<T, void, undefined> {
     await this.batches.return(undefined);
   }
 
-  /** Runs `call` after every earlier call has settled. */
+  /**
+   * Runs `call` once every call queued before it has finished. The count drops as soon as a
+   * call finishes, so the caller's next `next()` takes the fast path again.
+   */
   private queue<R>(call: () => Promise<R>): Promise<R> {
-    const result = this.tail === null ? call() : this.tail.then(call, call);
-    const tail = result.then(
-      () => {},
-      () => {},
-    );
-    this.tail = tail;
-    tail.then(() => {
-      if (this.tail === tail) this.tail = null;
-    });
+    const run = async (): Promise<R> => {
+      try {
+        return await call();
+      } finally {
+        this.pending--;
+      }
+    };
+    const result = ++this.pending === 1 ? run() : this.last.then(run, run);
+    this.last = result.then(noop, noop);
     return result;
   }
 }

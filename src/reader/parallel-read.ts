@@ -9,16 +9,13 @@
  * delivered one more (the next range, read while this one is yielded). Each range is
  * `bufferBytes / (threads + 2)` of payload; one entry larger than that still fits in one range.
  */
-import { decodeBackToBack, decodeStored } from '../encoding.js';
 import { TaskPool } from '../pool.js';
 import type { SegmentFile } from '../segment/naming.js';
+import { decodePackedInBatches } from './decode-batches.js';
 import type { RangeResult, RangeTask } from './read-range.js';
 import { Breather } from './segment-list.js';
 import { SegmentWalk } from './segment-walk.js';
 import type { CheckedReadOptions, WalEntry } from './types.js';
-
-/** Entries decoded per msgpackr call while delivering a range. */
-const DECODE_CHUNK = 1024;
 
 export async function* readParallel(
   dir: string,
@@ -69,42 +66,16 @@ export async function* readParallel(
     await pool.close();
   }
 
-  /** Yields a range's entries in batches, decoding DECODE_CHUNK at a time (bounding what is held decoded). */
+  /** Yields a range's entries in batches: those not delivered yet (a segment read again starts over). */
   function* deliver(segment: SegmentFile, range: RangeResult): Generator<WalEntry[]> {
     for (const damage of range.skipped) policy.skipped(segment.name, damage);
-    const { lsns, ends, payloads } = range;
-    const values: unknown[] = [];
-    for (let first = 0; first < lsns.length; first += DECODE_CHUNK) {
-      const batch: WalEntry[] = [];
-      const last = Math.min(lsns.length, first + DECODE_CHUNK);
-      const base = first === 0 ? 0 : ends[first - 1];
-      const chunkEnds = ends.subarray(first, last);
-      let decoded = decodeBackToBack(payloads.subarray(base, ends[last - 1]), chunkEnds, base, values);
-      for (let k = first; k < last; k++) {
-        const lsn = lsns[k];
-        if (k - first >= decoded) {
-          // Not decodable in one run from here (rare: a forged record): one by one, each with
-          // its own error if it has one.
-          const start = k === 0 ? 0 : ends[k - 1];
-          try {
-            values[k - first] = decodeStored(
-              payloads.subarray(start, ends[k]),
-              segment.path,
-              range.offsets[k],
-            );
-          } catch (error) {
-            if (batch.length > 0) yield batch; // every entry before the bad one is delivered
-            throw error;
-          }
-          decoded = k - first + 1;
-        }
-        if (lsn >= nextLsn) {
-          nextLsn = lsn + 1;
-          batch.push({ lsn, ts: range.ts[k], value: values[k - first] });
-        }
-      }
-      values.length = 0;
-      if (batch.length > 0) yield batch;
+    for (const batch of decodePackedInBatches(
+      { ...range, count: range.lsns.length },
+      segment.path,
+      nextLsn,
+    )) {
+      nextLsn = batch[batch.length - 1].lsn + 1;
+      yield batch;
     }
   }
 }

@@ -7,15 +7,16 @@
  * The readers produce entries in batches (`readWalBatches`); `readWal` hands them out one by
  * one (src/reader/entry-iterator.ts). Reads are large, into two reused buffers, the next one
  * under way while the current one is parsed and decoded (src/reader/read-ahead.ts); each run
- * of records is decoded in place in the read buffer (docs/BENCHMARKS.md "Session 8").
+ * of records the walk hands out is decoded in place in the read buffer
+ * (src/reader/decode-batches.ts; docs/BENCHMARKS.md "Session 8").
  */
 
-import { decodeStoredAt } from '../encoding.js';
 import { segmentReadError } from '../errors.js';
-import { type EntryRun, type ScanResult, scanSegment, summarize } from '../format/segment-scanner.js';
+import { type ScanResult, scanSegment, summarize } from '../format/segment-scanner.js';
 import { openRegularFile } from '../fs.js';
 import { checkDir, checkReaderOptions } from '../options.js';
 import type { SegmentFile } from '../segment/naming.js';
+import { decodeRunInBatches } from './decode-batches.js';
 import { EntryIterator } from './entry-iterator.js';
 import { readParallel } from './parallel-read.js';
 import { ReaderPolicy } from './policy.js';
@@ -37,7 +38,7 @@ export function readWal(dir: string, options: ReadOptions = {}): AsyncGenerator<
 }
 
 /**
- * `readWal`'s entries in arrays of up to BATCH_ENTRIES, in order: the same entries, reports
+ * `readWal`'s entries in arrays of up to 1,024 (BATCH_ENTRIES), in order: the same entries, reports
  * and errors, for a caller that handles many at a time. Each array is the caller's to keep.
  */
 export async function* readWalBatches(
@@ -49,9 +50,6 @@ export async function* readWalBatches(
   if (checked.threads > 0) yield* readParallel(dir, checked);
   else yield* readSequential(dir, checked);
 }
-
-/** Entries handed over at a time: what one batch holds decoded. */
-export const BATCH_ENTRIES = 1024;
 
 async function* readSequential(
   dir: string,
@@ -97,7 +95,7 @@ async function* readSequential(
   }
 }
 
-/** Scans one file, yielding its decoded entries from `fromLsn` on in batches of at most BATCH_ENTRIES. */
+/** Scans one file, yielding its decoded entries from `fromLsn` on in batches (src/reader/decode-batches.ts). */
 async function* scanFile(
   segment: SegmentFile,
   chunkBytes: number,
@@ -112,14 +110,10 @@ async function* scanFile(
     const fileSize = (await handle.stat()).size;
     reads = new ReadAhead(handle, fileSize, chunkBytes);
     const walk = scanSegment(fileSize, { maxEntryBytes, skipCorrupt, chunkBytes: reads.chunkBytes });
-    let batch: WalEntry[] = [];
     let reply: Uint8Array | undefined;
     while (true) {
       const step = walk.next(reply);
-      if (step.done) {
-        if (batch.length > 0) yield batch;
-        return step.value;
-      }
+      if (step.done) return step.value;
       reply = undefined;
       const item = step.value;
       if (item.kind === 'read') {
@@ -128,33 +122,11 @@ async function* scanFile(
         policy.skipped(segment.name, item.damage);
       } else {
         // Decoded before the walk goes on: the run's bytes may be a buffer the next read reuses.
-        for (let k = 0; k < item.count; k++) {
-          if (item.lsns[k] < fromLsn) continue;
-          let entry: WalEntry;
-          try {
-            entry = decodeEntry(item, k, segment.path);
-          } catch (error) {
-            if (batch.length > 0) yield batch; // every entry before the bad one is delivered
-            throw error;
-          }
-          batch.push(entry);
-          if (batch.length === BATCH_ENTRIES) {
-            yield batch;
-            batch = [];
-          }
-        }
+        yield* decodeRunInBatches(item, segment.path, fromLsn);
       }
     }
   } finally {
     await reads?.settle();
     await handle.close();
   }
-}
-
-function decodeEntry(run: EntryRun, k: number, path: string): WalEntry {
-  return {
-    lsn: run.lsns[k],
-    ts: run.ts[k],
-    value: decodeStoredAt(run.bytes, run.starts[k], run.ends[k], path, run.offsets[k]),
-  };
 }
