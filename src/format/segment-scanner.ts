@@ -123,6 +123,12 @@ export interface ScanOptions {
   /** Resume after damage at the next valid record instead of stopping (recovery mode `skip-corrupt`). */
   skipCorrupt?: boolean;
   /**
+   * Hand out the entries (default). False for a walk that only verifies (`verify`, open's
+   * scan): the same checks, reports and result, without recording entries or reassembling
+   * fragments.
+   */
+  entries?: boolean;
+  /**
    * Start at an entry boundary found by an earlier walk of the same segment (a reader that
    * splits a segment into byte ranges): the file offset of an entry and its LSN.
    */
@@ -170,6 +176,7 @@ export function* scanSegment(
   // Entries accepted and not yet handed out. Handed out before every read (a read may reuse
   // the buffer their payloads are in), every skip, and the end of the walk.
   const run = new EntryRun();
+  const deliver = options.entries !== false;
 
   while (true) {
     if (!fragments && pos >= window.start) {
@@ -179,7 +186,7 @@ export function* scanSegment(
         window.buffer.length,
         expectedLsn,
         maxRecordBytes,
-        run,
+        deliver ? run : null,
         window.start,
       );
       if (fast.count > 0) {
@@ -317,7 +324,7 @@ export function* scanSegment(
     const payloadEnd = payloadStart + parsed.length;
     if (type === RecordType.FULL) {
       // A FULL record reached here only after a refill; a full run is handed out at the top.
-      run.push(window.buffer, payloadStart, payloadEnd, lsn, parsed.ts, pos, pos + parsed.size);
+      if (deliver) run.push(window.buffer, payloadStart, payloadEnd, lsn, parsed.ts, pos, pos + parsed.size);
     } else {
       if (type === RecordType.FIRST) {
         fragments = [];
@@ -326,8 +333,9 @@ export function* scanSegment(
         ts = parsed.ts;
       }
       fragmentBytes += parsed.length;
-      fragments!.push(window.buffer.slice(payloadStart, payloadEnd));
-      if (type === RecordType.LAST) {
+      if (deliver) fragments!.push(window.buffer.slice(payloadStart, payloadEnd));
+      if (type === RecordType.LAST && !deliver) fragments = null;
+      else if (type === RecordType.LAST) {
         const whole = concat(fragments!, fragmentBytes);
         fragments = null;
         // A run holds payloads of one buffer: the entries before go first, this one alone.

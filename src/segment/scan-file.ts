@@ -4,7 +4,8 @@ import { type EntryRun, type ScanOptions, type ScanResult, scanSegment } from '.
 import type { FileSystem } from '../fs.js';
 
 /**
- * Walks `path`, calling `onEntries` for each run of entries. A run is valid only during its
+ * Walks `path`, calling `onEntries` for each run of entries; without it, the walk only
+ * verifies (`ScanOptions.entries` false). A run is valid only during its
  * call: every read goes into one buffer, reused, so a scan of a large segment holds one
  * chunk of it in memory, not every chunk it ever read.
  */
@@ -17,7 +18,7 @@ export function scanSegmentFile(
   const fd = fsys.openSync(path, 'r');
   let scratch = new Uint8Array(0);
   try {
-    const walk = scanSegment(fsys.fstatSize(fd), options);
+    const walk = scanSegment(fsys.fstatSize(fd), onEntries ? options : { ...options, entries: false });
     let reply: Uint8Array | undefined;
     while (true) {
       const step = walk.next(reply);

@@ -121,12 +121,15 @@ describe('takeFullRecords', () => {
 
 describe('a walk with and without the fast loop', () => {
   const base = segment(45, true);
-  /** Walks `bytes` aligned and at an odd address, and compares. */
+  /** Walks `bytes` aligned and at an odd address, and only verifying, and compares. */
   function agree(bytes: Buffer, options: Partial<ScanOptions>): void {
     const fast = scanBytes(placed(bytes, true), options);
     const slow = scanBytes(placed(bytes, false), options);
     expect(fast.events).toEqual(slow.events);
     expect(fast.result).toEqual(slow.result);
+    const verifyOnly = scanBytes(placed(bytes, true), { ...options, entries: false });
+    expect(verifyOnly.result).toEqual(fast.result);
+    expect(verifyOnly.events).toEqual(fast.events.filter((e) => 'skip' in e));
   }
 
   it('agree on damaged segments (bits flipped, zeroed ranges, cut short), in small and large reads, skipping or not', () => {
