@@ -123,9 +123,9 @@ export function readRange(fsys: FileSystem, task: RangeTask): RangeResult {
   };
 }
 
-/** Copies `size` bytes; a loop for the small payloads most entries have (a subarray and `set` cost more). */
+/** Copies `size` bytes: `set` of a view costs ~50 ns whatever the size, a byte loop less only below ~32 bytes. */
 function copyBytes(from: Uint8Array, start: number, size: number, to: Uint8Array, at: number): void {
-  if (size > 256) {
+  if (size > 32) {
     to.set(from.subarray(start, start + size), at);
     return;
   }
