@@ -33,6 +33,20 @@ describe('EntryIterator', () => {
     expect(log).toEqual(['closed']);
   });
 
+  it('answers from the batch it holds at once, after every refill (not through its queue)', async () => {
+    const it = new EntryIterator(source([]));
+    // Raced against a promise already resolved, a promise already resolved wins (it is first).
+    const pending = Symbol('pending');
+    const settledAtOnce = async (p: Promise<IteratorResult<number, void>>) =>
+      (await Promise.race([p, Promise.resolve(pending)])) !== pending;
+    await it.next(); // 1: the first batch arrives
+    expect(await settledAtOnce(it.next())).toBe(true); // 2
+    expect(await settledAtOnce(it.next())).toBe(true); // 3
+    await it.next(); // 4: a refill (the empty batch, then [4])
+    await it.next(); // 5: a refill
+    expect(await settledAtOnce(it.next())).toBe(true); // 6, from the batch held
+  });
+
   it('answers calls made before earlier ones settle in call order', async () => {
     const it = new EntryIterator(source([]));
     const answers = await Promise.all(Array.from({ length: 8 }, () => it.next()));
