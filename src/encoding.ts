@@ -186,3 +186,31 @@ export function decodeStored(bytes: Uint8Array, path: string, offset: number): u
     throw undecodableEntry(path, offset, cause);
   }
 }
+
+/** The range `decodeStoredAt` decodes, reused: msgpackr reads it once, at the start of a call. */
+const storedRange = { start: 0, end: 0 };
+
+/**
+ * `decodeStored` of `bytes[start, end)`, without a view per entry: msgpackr keeps one
+ * DataView per source buffer (as a property on it), so a reader that decodes every entry of a
+ * read buffer in place makes one view per buffer instead of a view and a DataView per entry
+ * (docs/BENCHMARKS.md "Session 8"). A value that does not end exactly at `end` is an error,
+ * as it is for `decodeStored`.
+ */
+export function decodeStoredAt(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  path: string,
+  offset: number,
+): unknown {
+  // msgpackr reads `end || source.length`: an empty range would decode to the buffer's end.
+  if (end <= start) return decodeStored(bytes.subarray(start, end), path, offset);
+  storedRange.start = start;
+  storedRange.end = end;
+  try {
+    return unpackr.unpack(bytes, storedRange);
+  } catch (cause) {
+    throw undecodableEntry(path, offset, cause);
+  }
+}

@@ -5,5 +5,5 @@ export type { WalMetrics } from './metrics.js';
 export { openWal } from './open.js';
 export type { RetentionOptions, SyncMode, WalOptions } from './options.js';
 export type { CorruptionHandler, CorruptionReport, RecoveryMode } from './reader/policy.js';
-export { type ReadOptions, readWal, type WalEntry } from './reader/read-wal.js';
+export { type ReadOptions, readWal, readWalBatches, type WalEntry } from './reader/read-wal.js';
 export { type RecoveryReport, type SegmentInfo, Wal } from './wal.js';

@@ -12,7 +12,7 @@ import type { DirectoryLock } from './lock/directory-lock.js';
 import { snapshot, type WalMetrics } from './metrics.js';
 import type { FilledOptions } from './options.js';
 import type { CorruptionReport, RecoveryMode } from './reader/policy.js';
-import { type ReadOptions, readWal, type WalEntry } from './reader/read-wal.js';
+import { type ReadOptions, readWal, readWalBatches, type WalEntry } from './reader/read-wal.js';
 import { ControlClient } from './ring/control-client.js';
 import { RingProducer } from './ring/producer.js';
 import { type SegmentInfo, segmentInfos } from './segment/segment-info.js';
@@ -211,6 +211,11 @@ export class Wal {
    */
   read(options: ReadOptions = {}): AsyncGenerator<WalEntry, void, undefined> {
     return readWal(this.dir, { recovery: this.options.recovery, ...options });
+  }
+
+  /** `read`, the entries in arrays (as `readWalBatches`). */
+  readBatches(options: ReadOptions = {}): AsyncGenerator<WalEntry[], void, undefined> {
+    return readWalBatches(this.dir, { recovery: this.options.recovery, ...options });
   }
 
   /** The log's segment files, oldest first; the last one is being written. */

@@ -10,5 +10,14 @@ import { segmentTask } from '../src/pool.js';
 
 export default segmentTask(
   (task: ReplayTask) => reduceSegment(nodeFs, task.path, task.maxEntryBytes, task.skipCorrupt),
-  (state) => [state.values.buffer, state.starts.buffer, state.kinds.buffer],
+  (state) => [
+    state.keyBytes.buffer,
+    state.keyEnds.buffer,
+    state.hashes.buffer,
+    state.kinds.buffer,
+    state.insertedAt.buffer,
+    state.deletedFirst.buffer,
+    state.starts.buffer,
+    state.values.buffer,
+  ],
 );

@@ -1,12 +1,14 @@
 /**
- * (~410 lines, one file: the walk and its search past damage share the read window and every
+ * (~430 lines, one file: the walk and its search past damage share the read window and every
  * record check; apart, each would keep its own copy of both.)
  *
  * Walks one segment file record by record: checks the header, every CRC, the LSN sequence
  * and fragment order, reassembles fragmented entries, and says exactly where and why it
  * stopped. The walk is a generator that asks its driver for bytes, so the synchronous
  * driver (the writer's recovery, the replay workers) and the asynchronous one (readers)
- * share one parser.
+ * share one parser. Entries are handed out in runs (src/format/entry-run.ts): a stretch of
+ * whole, valid FULL records is taken by one tight loop, and everything else (fragments,
+ * refills, damage) by the record-by-record path below.
  *
  * Where a walk meets bytes it cannot accept, it also looks at what lies after them (see
  * `Damage`): the recovery policy (src/reader/policy.ts) tells a torn tail from corruption
@@ -19,20 +21,11 @@ import {
   RecordType,
   SEGMENT_HEADER_BYTES,
 } from './constants.js';
+import { EntryRun, takeFullRecords } from './entry-run.js';
 import { parseRecord } from './record.js';
 import { decodeSegmentHeader, type SegmentHeader } from './segment-header.js';
 
-export interface ScannedEntry {
-  kind: 'entry';
-  lsn: number;
-  ts: number;
-  /** The encoded value. Valid only until the scan continues (it may view a reused buffer). */
-  payload: Uint8Array;
-  /** File offset of the entry's first record. */
-  offset: number;
-  /** File offset just past its last record: where the next entry starts. */
-  end: number;
-}
+export { EntryRun, type ScannedEntry } from './entry-run.js';
 
 export interface ReadRequest {
   kind: 'read';
@@ -130,6 +123,12 @@ export interface ScanOptions {
   /** Resume after damage at the next valid record instead of stopping (recovery mode `skip-corrupt`). */
   skipCorrupt?: boolean;
   /**
+   * Hand out the entries (default). False for a walk that only verifies (`verify`, open's
+   * scan): the same checks, reports and result, without recording entries or reassembling
+   * fragments.
+   */
+  entries?: boolean;
+  /**
    * Start at an entry boundary found by an earlier walk of the same segment (a reader that
    * splits a segment into byte ranges): the file offset of an entry and its LSN.
    */
@@ -139,7 +138,7 @@ export interface ScanOptions {
 export function* scanSegment(
   fileSize: number,
   options: ScanOptions,
-): Generator<ScannedEntry | ReadRequest | SkippedRegion, ScanResult, Uint8Array | undefined> {
+): Generator<EntryRun | ReadRequest | SkippedRegion, ScanResult, Uint8Array | undefined> {
   const chunkBytes = options.chunkBytes ?? 1024 * 1024;
   const result: ScanResult = {
     header: null,
@@ -174,11 +173,40 @@ export function* scanSegment(
   let fragmentBytes = 0;
   let fragmentOffset = 0;
   let ts = 0;
+  // Entries accepted and not yet handed out. Handed out before every read (a read may reuse
+  // the buffer their payloads are in), every skip, and the end of the walk.
+  const run = new EntryRun();
+  const deliver = options.entries !== false;
 
   while (true) {
+    if (!fragments && pos >= window.start) {
+      const fast = takeFullRecords(
+        window.buffer,
+        pos - window.start,
+        window.buffer.length,
+        expectedLsn,
+        maxRecordBytes,
+        deliver ? run : null,
+        window.start,
+      );
+      if (fast.count > 0) {
+        if (fast.lastSyncMark >= 0) result.lastSyncMark = window.start + fast.lastSyncMark;
+        pos = window.start + fast.next;
+        expectedLsn += fast.count;
+        result.entries += fast.count;
+        result.lastLsn = expectedLsn - 1;
+        result.validEnd = pos;
+      }
+      if (run.full) {
+        yield run;
+        run.clear();
+        continue;
+      }
+    }
     let damage: { stop: Damage['stop']; reason: string; past?: number } | null = null;
     if (pos >= fileSize) {
       if (!fragments) {
+        if (run.count > 0) yield run;
         result.stop = 'eof';
         result.stopOffset = pos;
         return result;
@@ -202,6 +230,10 @@ export function* scanSegment(
       const inWindow = window.start + window.buffer.length - pos;
       if (window.start === pos && inWindow >= wanted) break; // nothing more to learn
       const length = Math.min(Math.max(chunkBytes, wanted), fileSize - pos);
+      if (run.count > 0) {
+        yield run;
+        run.clear();
+      }
       fileSize = yield* readWindow(window, pos, length, fileSize, result);
       parsed = parseRecord(window.buffer, 0, window.buffer.length, maxRecordBytes);
     }
@@ -243,6 +275,10 @@ export function* scanSegment(
     }
 
     if (damage || !parsed || parsed.kind !== 'record') {
+      if (run.count > 0) {
+        yield run;
+        run.clear();
+      }
       // The record at `pos` itself may be where the walk resumes: a valid one out of
       // sequence (entries missing before it) or one that cuts short an entry's fragments.
       const found = yield* findNextRecord(
@@ -284,13 +320,11 @@ export function* scanSegment(
 
     const { type, lsn } = parsed;
     if (parsed.flags & RecordFlag.SYNCED_BEFORE) result.lastSyncMark = pos;
-    const at = pos - window.start;
-    const payload = window.buffer.subarray(
-      at + RECORD_HEADER_BYTES,
-      at + RECORD_HEADER_BYTES + parsed.length,
-    );
+    const payloadStart = pos - window.start + RECORD_HEADER_BYTES;
+    const payloadEnd = payloadStart + parsed.length;
     if (type === RecordType.FULL) {
-      yield { kind: 'entry', lsn, ts: parsed.ts, payload, offset: pos, end: pos + parsed.size };
+      // A FULL record reached here only after a refill; a full run is handed out at the top.
+      if (deliver) run.push(window.buffer, payloadStart, payloadEnd, lsn, parsed.ts, pos, pos + parsed.size);
     } else {
       if (type === RecordType.FIRST) {
         fragments = [];
@@ -298,13 +332,18 @@ export function* scanSegment(
         fragmentOffset = pos;
         ts = parsed.ts;
       }
-      fragmentBytes += payload.length;
-      fragments!.push(payload.slice());
-      if (type === RecordType.LAST) {
+      fragmentBytes += parsed.length;
+      if (deliver) fragments!.push(window.buffer.slice(payloadStart, payloadEnd));
+      if (type === RecordType.LAST && !deliver) fragments = null;
+      else if (type === RecordType.LAST) {
         const whole = concat(fragments!, fragmentBytes);
-        const offset = fragmentOffset;
         fragments = null;
-        yield { kind: 'entry', lsn, ts, payload: whole, offset, end: pos + parsed.size };
+        // A run holds payloads of one buffer: the entries before go first, this one alone.
+        if (run.count > 0) yield run;
+        run.clear();
+        run.push(whole, 0, whole.length, lsn, ts, fragmentOffset, pos + parsed.size);
+        yield run;
+        run.clear();
       }
     }
     pos += parsed.size;

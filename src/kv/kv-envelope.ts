@@ -7,6 +7,8 @@
  * key-value operation, or decodes it fully).
  */
 
+import { keyString } from './key-table.js';
+
 export interface Envelope {
   op: 'set' | 'delete';
   key: string;
@@ -15,33 +17,29 @@ export interface Envelope {
   valueEnd: number;
 }
 
-const textDecoder = new TextDecoder();
+/** The length of the string `stringStart` found last (a second return value, not an allocation per call). */
+let stringLength = 0;
 
-/** Keys are short and usually ASCII: building the string directly beats TextDecoder's per-call cost. */
-function utf8(b: Uint8Array, start: number, length: number): string {
-  if (length <= 64) {
-    let ascii = true;
-    for (let i = start; i < start + length; i++) {
-      if (b[i] >= 0x80) {
-        ascii = false;
-        break;
-      }
-    }
-    if (ascii)
-      return String.fromCharCode.apply(null, b.subarray(start, start + length) as unknown as number[]);
-  }
-  return textDecoder.decode(b.subarray(start, start + length));
-}
-
-/** Length and start of a msgpack string at `at`, or null if it is not a string. */
-function stringAt(b: Uint8Array, at: number): [start: number, length: number] | null {
+/** Where the msgpack string at `at` starts (its length in `stringLength`), or -1 if it is not a string. */
+function stringStart(b: Uint8Array, at: number): number {
   const t = b[at];
-  if (t >= 0xa0 && t <= 0xbf) return [at + 1, t & 0x1f];
-  if (t === 0xd9) return [at + 2, b[at + 1]];
-  if (t === 0xda) return [at + 3, (b[at + 1] << 8) | b[at + 2]];
-  if (t === 0xdb)
-    return [at + 5, ((b[at + 1] << 24) | (b[at + 2] << 16) | (b[at + 3] << 8) | b[at + 4]) >>> 0];
-  return null;
+  if (t >= 0xa0 && t <= 0xbf) {
+    stringLength = t & 0x1f;
+    return at + 1;
+  }
+  if (t === 0xd9) {
+    stringLength = b[at + 1];
+    return at + 2;
+  }
+  if (t === 0xda) {
+    stringLength = (b[at + 1] << 8) | b[at + 2];
+    return at + 3;
+  }
+  if (t === 0xdb) {
+    stringLength = ((b[at + 1] << 24) | (b[at + 2] << 16) | (b[at + 3] << 8) | b[at + 4]) >>> 0;
+    return at + 5;
+  }
+  return -1;
 }
 
 function u16(b: Uint8Array, at: number): number {
@@ -164,48 +162,76 @@ function is(b: Uint8Array, start: number, length: number, word: string): boolean
   return true;
 }
 
-export function readEnvelope(b: Uint8Array): Envelope | null {
-  const end = b.length;
-  let at = 0;
+/** Where an envelope's parts are in the bytes it was read from (`readEnvelopeAt`). */
+export interface EnvelopeAt {
+  op: 'set' | 'delete';
+  keyStart: number;
+  keyEnd: number;
+  /** The value's encoding; empty (start === end) when the entry has none. */
+  valueStart: number;
+  valueEnd: number;
+}
+
+/**
+ * `readEnvelope` of `b[start, end)` in place, into `out` (reused by the caller): true when it
+ * is a key-value entry. The key's bytes are left where they are; they must be valid UTF-8 for
+ * the entry to be taken (src/kv/key-table.ts says why), which the caller checks.
+ */
+export function readEnvelopeAt(b: Uint8Array, start: number, end: number, out: EnvelopeAt): boolean {
+  let at = start;
   let pairs: number;
-  const t = b[0];
+  const t = b[at];
   if (t >= 0x80 && t <= 0x8f) {
     pairs = t & 0x0f;
-    at = 1;
+    at += 1;
   } else if (t === 0xde) {
-    pairs = u16(b, 1);
-    at = 3;
+    pairs = u16(b, at + 1);
+    at += 3;
   } else if (t === 0xdf) {
-    pairs = u32(b, 1);
-    at = 5;
-  } else return null;
+    pairs = u32(b, at + 1);
+    at += 5;
+  } else return false;
   let op: 'set' | 'delete' | null = null;
-  let key: string | null = null;
+  let keyStart = -1;
+  let keyEnd = -1;
   let valueStart = 0;
   let valueEnd = 0;
   for (let p = 0; p < pairs; p++) {
-    const name = stringAt(b, at);
-    if (!name || name[0] + name[1] > end) return null;
-    const [nameStart, nameLength] = name;
+    const nameStart = stringStart(b, at);
+    const nameLength = stringLength;
+    if (nameStart < 0 || nameStart + nameLength > end) return false;
     const valueAt = nameStart + nameLength;
     const next = skipValue(b, valueAt, end);
-    if (next < 0) return null;
+    if (next < 0) return false;
     if (is(b, nameStart, nameLength, 'op')) {
-      const s = stringAt(b, valueAt);
-      if (!s) return null;
-      if (is(b, s[0], s[1], 'set')) op = 'set';
-      else if (is(b, s[0], s[1], 'delete')) op = 'delete';
-      else return null;
+      const opStart = stringStart(b, valueAt);
+      if (opStart < 0) return false;
+      if (is(b, opStart, stringLength, 'set')) op = 'set';
+      else if (is(b, opStart, stringLength, 'delete')) op = 'delete';
+      else return false;
     } else if (is(b, nameStart, nameLength, 'key')) {
-      const s = stringAt(b, valueAt);
-      if (!s) return null;
-      key = utf8(b, s[0], s[1]);
+      keyStart = stringStart(b, valueAt);
+      if (keyStart < 0) return false;
+      keyEnd = keyStart + stringLength;
     } else if (is(b, nameStart, nameLength, 'value')) {
       valueStart = valueAt;
       valueEnd = next;
     }
     at = next;
   }
-  if (op === null || key === null || at !== end) return null;
-  return { op, key, valueStart, valueEnd };
+  if (op === null || keyStart < 0 || at !== end) return false;
+  out.op = op;
+  out.keyStart = keyStart;
+  out.keyEnd = keyEnd;
+  out.valueStart = valueStart;
+  out.valueEnd = valueEnd;
+  return true;
+}
+
+const scratch: EnvelopeAt = { op: 'set', keyStart: 0, keyEnd: 0, valueStart: 0, valueEnd: 0 };
+
+export function readEnvelope(b: Uint8Array): Envelope | null {
+  if (!readEnvelopeAt(b, 0, b.length, scratch)) return null;
+  const { op, keyStart, keyEnd, valueStart, valueEnd } = scratch;
+  return { op, key: keyString(b, keyStart, keyEnd), valueStart, valueEnd };
 }

@@ -9,21 +9,18 @@
  * delivered one more (the next range, read while this one is yielded). Each range is
  * `bufferBytes / (threads + 2)` of payload; one entry larger than that still fits in one range.
  */
-import { decodeBackToBack, decodeStored } from '../encoding.js';
 import { TaskPool } from '../pool.js';
 import type { SegmentFile } from '../segment/naming.js';
+import { decodePackedInBatches } from './decode-batches.js';
 import type { RangeResult, RangeTask } from './read-range.js';
 import { Breather } from './segment-list.js';
 import { SegmentWalk } from './segment-walk.js';
 import type { CheckedReadOptions, WalEntry } from './types.js';
 
-/** Entries decoded per msgpackr call while delivering a range. */
-const DECODE_CHUNK = 1024;
-
 export async function* readParallel(
   dir: string,
   options: CheckedReadOptions,
-): AsyncGenerator<WalEntry, void, undefined> {
+): AsyncGenerator<WalEntry[], void, undefined> {
   const { fromLsn, maxEntryBytes, policy, threads } = options;
   const skipCorrupt = policy.mode === 'skip-corrupt';
   const walk = new SegmentWalk(dir, policy);
@@ -45,15 +42,15 @@ export async function* readParallel(
       ahead.delete(segment.name);
       while (answer.more) {
         const next = submit(segment, answer.more); // read ahead while this range is yielded
-        for (const entry of deliver(segment, answer)) {
-          yield entry;
-          if (breather.due()) await breather.turn();
+        for (const batch of deliver(segment, answer)) {
+          yield batch;
+          if (breather.dueAfter(batch.length)) await breather.turn();
         }
         answer = await next;
       }
-      for (const entry of deliver(segment, answer)) {
-        yield entry;
-        if (breather.due()) await breather.turn();
+      for (const batch of deliver(segment, answer)) {
+        yield batch;
+        if (breather.dueAfter(batch.length)) await breather.turn();
       }
       const scan = answer.scan!;
       const then = await walk.finish(segment, scan);
@@ -69,31 +66,16 @@ export async function* readParallel(
     await pool.close();
   }
 
-  /** Yields a range's entries, decoding DECODE_CHUNK at a time (bounding what is held decoded). */
-  function* deliver(segment: SegmentFile, range: RangeResult): Generator<WalEntry> {
+  /** Yields a range's entries in batches: those not delivered yet (a segment read again starts over). */
+  function* deliver(segment: SegmentFile, range: RangeResult): Generator<WalEntry[]> {
     for (const damage of range.skipped) policy.skipped(segment.name, damage);
-    const { lsns, ends, payloads } = range;
-    const values: unknown[] = [];
-    for (let first = 0; first < lsns.length; first += DECODE_CHUNK) {
-      const last = Math.min(lsns.length, first + DECODE_CHUNK);
-      const base = first === 0 ? 0 : ends[first - 1];
-      const chunkEnds = ends.subarray(first, last);
-      let decoded = decodeBackToBack(payloads.subarray(base, ends[last - 1]), chunkEnds, base, values);
-      for (let k = first; k < last; k++) {
-        const lsn = lsns[k];
-        if (k - first >= decoded) {
-          // Not decodable in one run from here (rare: a forged record): one by one, each with
-          // its own error if it has one.
-          const start = k === 0 ? 0 : ends[k - 1];
-          values[k - first] = decodeStored(payloads.subarray(start, ends[k]), segment.path, range.offsets[k]);
-          decoded = k - first + 1;
-        }
-        if (lsn >= nextLsn) {
-          nextLsn = lsn + 1;
-          yield { lsn, ts: range.ts[k], value: values[k - first] };
-        }
-      }
-      values.length = 0;
+    for (const batch of decodePackedInBatches(
+      { ...range, count: range.lsns.length },
+      segment.path,
+      nextLsn,
+    )) {
+      nextLsn = batch[batch.length - 1].lsn + 1;
+      yield batch;
     }
   }
 }

@@ -82,22 +82,29 @@ export function readRange(fsys: FileSystem, task: RangeTask): RangeResult {
         reply = readInto(fsys, fd, scratch, item.position, item.length);
       } else if (item.kind === 'skip') {
         skipped.push(item.damage);
-      } else if (item.lsn >= task.fromLsn) {
-        if (length + item.payload.length > payloads.length) {
-          const grown = new Uint8Array(Math.max(payloads.length * 2, length + item.payload.length));
-          grown.set(payloads.subarray(0, length));
-          payloads = grown;
+      } else {
+        for (let k = 0; k < item.count; k++) {
+          const lsn = item.lsns[k];
+          if (lsn < task.fromLsn) continue;
+          const start = item.starts[k];
+          const size = item.ends[k] - start;
+          if (length + size > payloads.length) {
+            const grown = new Uint8Array(Math.max(payloads.length * 2, length + size));
+            grown.set(payloads.subarray(0, length));
+            payloads = grown;
+          }
+          copyBytes(item.bytes, start, size, payloads, length);
+          length += size;
+          lsns.push(lsn);
+          ts.push(item.ts[k]);
+          offsets.push(item.offsets[k]);
+          ends.push(length);
+          if (length >= task.budgetBytes) {
+            more = { offset: item.fileEnds[k], lsn: lsn + 1 };
+            break;
+          }
         }
-        payloads.set(item.payload, length);
-        length += item.payload.length;
-        lsns.push(item.lsn);
-        ts.push(item.ts);
-        offsets.push(item.offset);
-        ends.push(length);
-        if (length >= task.budgetBytes) {
-          more = { offset: item.end, lsn: item.lsn + 1 };
-          break;
-        }
+        if (more) break;
       }
     }
   } finally {
@@ -114,4 +121,13 @@ export function readRange(fsys: FileSystem, task: RangeTask): RangeResult {
     more,
     scan,
   };
+}
+
+/** Copies `size` bytes: `set` of a view costs ~50 ns whatever the size, a byte loop less only below ~32 bytes. */
+function copyBytes(from: Uint8Array, start: number, size: number, to: Uint8Array, at: number): void {
+  if (size > 32) {
+    to.set(from.subarray(start, start + size), at);
+    return;
+  }
+  for (let i = 0; i < size; i++) to[at + i] = from[start + i];
 }

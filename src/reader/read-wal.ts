@@ -3,17 +3,24 @@
  * asynchronous I/O. It never changes a file, so it can read a directory another process is
  * writing: the last segment is read up to its last complete, valid entry (the writer may be
  * in the middle of the next one), and segments created meanwhile are picked up.
+ *
+ * The readers produce entries in batches (`readWalBatches`); `readWal` hands them out one by
+ * one (src/reader/entry-iterator.ts). Reads are large, into two reused buffers, the next one
+ * under way while the current one is parsed and decoded (src/reader/read-ahead.ts); each run
+ * of records the walk hands out is decoded in place in the read buffer
+ * (src/reader/decode-batches.ts; docs/BENCHMARKS.md "Session 8").
  */
 
-import type * as fs from 'node:fs';
-import { decodeStored } from '../encoding.js';
 import { segmentReadError } from '../errors.js';
 import { type ScanResult, scanSegment, summarize } from '../format/segment-scanner.js';
 import { openRegularFile } from '../fs.js';
 import { checkDir, checkReaderOptions } from '../options.js';
 import type { SegmentFile } from '../segment/naming.js';
+import { decodeRunInBatches } from './decode-batches.js';
+import { EntryIterator } from './entry-iterator.js';
 import { readParallel } from './parallel-read.js';
 import { ReaderPolicy } from './policy.js';
+import { chunkBytesWithin, ReadAhead } from './read-ahead.js';
 import { Breather } from './segment-list.js';
 import { SegmentWalk } from './segment-walk.js';
 import type { CheckedReadOptions, ReadOptions, WalEntry } from './types.js';
@@ -26,47 +33,61 @@ export function checkReadOptions(options: ReadOptions): CheckedReadOptions {
   return { ...rest, policy: new ReaderPolicy(recovery, onCorruption) };
 }
 
-export async function* readWal(
+export function readWal(dir: string, options: ReadOptions = {}): AsyncGenerator<WalEntry, void, undefined> {
+  return new EntryIterator(readWalBatches(dir, options));
+}
+
+/**
+ * `readWal`'s entries in arrays of up to 1,024 (BATCH_ENTRIES), in order: the same entries, reports
+ * and errors, for a caller that handles many at a time. Each array is the caller's to keep.
+ */
+export async function* readWalBatches(
   dir: string,
   options: ReadOptions = {},
-): AsyncGenerator<WalEntry, void, undefined> {
+): AsyncGenerator<WalEntry[], void, undefined> {
   checkDir(dir);
   const checked = checkReadOptions(options);
-  if (checked.threads > 0) {
-    yield* readParallel(dir, checked);
-    return;
-  }
-  const { fromLsn, maxEntryBytes, policy } = checked;
+  if (checked.threads > 0) yield* readParallel(dir, checked);
+  else yield* readSequential(dir, checked);
+}
+
+async function* readSequential(
+  dir: string,
+  options: CheckedReadOptions,
+): AsyncGenerator<WalEntry[], void, undefined> {
+  const { fromLsn, maxEntryBytes, policy } = options;
   const breather = new Breather();
   const skipCorrupt = policy.mode === 'skip-corrupt';
   const walk = new SegmentWalk(dir, policy);
   if (!(await walk.start(fromLsn))) return;
+  // Two buffers of reads, together within bufferBytes (one record may exceed a chunk).
+  const chunkBytes = chunkBytesWithin(options.bufferBytes);
   let nextLsn = fromLsn; // next LSN to deliver
   let segment = await walk.next();
   while (segment) {
-    let result: ScanResult;
     // Read again ('again' below), a segment is read from its start: only entries after the
     // last one delivered are yielded.
-    const batches = scanFile(segment, maxEntryBytes, nextLsn, skipCorrupt, policy);
+    const batches = scanFile(segment, chunkBytes, maxEntryBytes, nextLsn, skipCorrupt, policy);
+    let result: ScanResult;
     try {
       while (true) {
-        const step = await batches.next();
+        let step: IteratorResult<WalEntry[], ScanResult>;
+        try {
+          step = await batches.next();
+        } catch (e) {
+          throw segmentReadError(segment.path, e);
+        }
         if (step.done) {
           result = step.value;
           break;
         }
-        for (const entry of step.value) {
-          yield entry;
-          nextLsn = entry.lsn + 1;
-          if (breather.due()) await breather.turn();
-        }
+        const batch = step.value;
+        nextLsn = batch[batch.length - 1].lsn + 1;
+        yield batch;
+        if (breather.dueAfter(batch.length)) await breather.turn();
       }
-    } catch (e) {
-      throw segmentReadError(segment.path, e);
     } finally {
-      // A caller that stops early (a `break`) returns this generator at a `yield` above:
-      // close the file scanFile holds now, not when the garbage collector finds its handle.
-      await batches.return(undefined as never);
+      await batches.return(undefined as unknown as ScanResult); // closes the file if the caller stopped early
     }
     const then = await walk.finish(segment, summarize(result));
     if (then === 'stop') return;
@@ -74,58 +95,38 @@ export async function* readWal(
   }
 }
 
-/** Entries are handed over in batches of this many, bounding what one read holds decoded. */
-const BATCH_ENTRIES = 1024;
-
-/** Scans one file with asynchronous reads, yielding decoded entries from `fromLsn` in batches. */
+/** Scans one file, yielding its decoded entries from `fromLsn` on in batches (src/reader/decode-batches.ts). */
 async function* scanFile(
   segment: SegmentFile,
+  chunkBytes: number,
   maxEntryBytes: number,
   fromLsn: number,
   skipCorrupt: boolean,
   policy: ReaderPolicy,
 ): AsyncGenerator<WalEntry[], ScanResult, undefined> {
   const handle = await openRegularFile(segment.path);
+  let reads: ReadAhead | null = null;
   try {
-    const walk = scanSegment((await handle.stat()).size, { maxEntryBytes, skipCorrupt });
-    let batch: WalEntry[] = [];
+    const fileSize = (await handle.stat()).size;
+    reads = new ReadAhead(handle, fileSize, chunkBytes);
+    const walk = scanSegment(fileSize, { maxEntryBytes, skipCorrupt, chunkBytes: reads.chunkBytes });
     let reply: Uint8Array | undefined;
     while (true) {
       const step = walk.next(reply);
-      if (step.done) {
-        if (batch.length > 0) yield batch;
-        return step.value;
-      }
+      if (step.done) return step.value;
       reply = undefined;
       const item = step.value;
       if (item.kind === 'read') {
-        if (batch.length >= BATCH_ENTRIES) {
-          yield batch;
-          batch = [];
-        }
-        reply = await readAt(handle, item.position, item.length);
+        reply = await reads.read(item.position, item.length);
       } else if (item.kind === 'skip') {
         policy.skipped(segment.name, item.damage);
-      } else if (item.lsn >= fromLsn) {
-        batch.push({
-          lsn: item.lsn,
-          ts: item.ts,
-          value: decodeStored(item.payload, segment.path, item.offset),
-        });
+      } else {
+        // Decoded before the walk goes on: the run's bytes may be a buffer the next read reuses.
+        yield* decodeRunInBatches(item, segment.path, fromLsn);
       }
     }
   } finally {
+    await reads?.settle();
     await handle.close();
   }
-}
-
-async function readAt(handle: fs.promises.FileHandle, position: number, length: number): Promise<Uint8Array> {
-  const buffer = new Uint8Array(length);
-  let got = 0;
-  while (got < length) {
-    const { bytesRead } = await handle.read(buffer, got, length - got, position + got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return got === length ? buffer : buffer.subarray(0, got);
 }

@@ -50,6 +50,17 @@ export class Breather {
     return true;
   }
 
+  /** Call once per batch of `entries`; as `due`. */
+  dueAfter(entries: number): boolean {
+    const before = this.count;
+    this.count += entries;
+    if (before >> 8 === this.count >> 8) return false;
+    const now = performance.now();
+    if (now - this.last < BREATH_MS) return false;
+    this.last = now;
+    return true;
+  }
+
   turn(): Promise<void> {
     return new Promise((resolve) => {
       setImmediate(() => {

@@ -30,7 +30,12 @@ export interface ReadOptions {
    * for following a live log).
    */
   threads?: number;
-  /** With `threads`: the most bytes of entries read ahead and held. Default 16 MiB. */
+  /**
+   * The most bytes read ahead and held: with `threads`, of entries in ranges read by the
+   * pool; without, of file read in two buffers (at most 1 MiB each, at least 16 KiB), the next
+   * read under way while the last one is decoded. One entry larger than that still fits.
+   * Default 16 MiB.
+   */
   bufferBytes?: number;
 }
 

@@ -1,28 +1,24 @@
 /** The synchronous driver of `scanSegment`, for the writer thread's recovery scan and the replay workers. */
 
-import {
-  type ScannedEntry,
-  type ScanOptions,
-  type ScanResult,
-  scanSegment,
-} from '../format/segment-scanner.js';
+import { type EntryRun, type ScanOptions, type ScanResult, scanSegment } from '../format/segment-scanner.js';
 import type { FileSystem } from '../fs.js';
 
 /**
- * Walks `path`, calling `onEntry` for each entry. An entry's payload is valid only during
- * its call: every read goes into one buffer, reused, so a scan of a large segment holds one
+ * Walks `path`, calling `onEntries` for each run of entries; without it, the walk only
+ * verifies (`ScanOptions.entries` false). A run is valid only during its
+ * call: every read goes into one buffer, reused, so a scan of a large segment holds one
  * chunk of it in memory, not every chunk it ever read.
  */
 export function scanSegmentFile(
   fsys: FileSystem,
   path: string,
   options: ScanOptions,
-  onEntry?: (entry: ScannedEntry) => void,
+  onEntries?: (run: EntryRun) => void,
 ): ScanResult {
   const fd = fsys.openSync(path, 'r');
   let scratch = new Uint8Array(0);
   try {
-    const walk = scanSegment(fsys.fstatSize(fd), options);
+    const walk = scanSegment(fsys.fstatSize(fd), onEntries ? options : { ...options, entries: false });
     let reply: Uint8Array | undefined;
     while (true) {
       const step = walk.next(reply);
@@ -33,7 +29,7 @@ export function scanSegmentFile(
         // The scanner is done with its previous buffer once it asks for the next one.
         if (scratch.length < item.length) scratch = new Uint8Array(item.length);
         reply = readInto(fsys, fd, scratch, item.position, item.length);
-      } else if (item.kind === 'entry') onEntry?.(item);
+      } else if (item.kind === 'entries') onEntries?.(item);
     }
   } finally {
     fsys.closeSync(fd);

@@ -317,9 +317,7 @@ export function cutOut(bytes: Buffer, from: number, to: number): Buffer {
 // The parser over bytes in memory
 
 /** What a walk of `scanSegment` handed out, in order: entries (payload copied) and skipped regions. */
-export type ScanEvent =
-  | { entry: Omit<ScannedEntry, 'kind' | 'payload'> & { payload: Buffer } }
-  | { skip: Damage };
+export type ScanEvent = { entry: Omit<ScannedEntry, 'payload'> & { payload: Buffer } } | { skip: Damage };
 
 export interface InMemoryScan {
   result: ScanResult;
@@ -358,8 +356,10 @@ export function scanBytes(
     } else if (item.kind === 'skip') {
       events.push({ skip: item.damage });
     } else {
-      const { lsn, ts, offset, end } = item;
-      events.push({ entry: { lsn, ts, offset, end, payload: Buffer.from(item.payload) } });
+      for (let k = 0; k < item.count; k++) {
+        const { lsn, ts, offset, end, payload } = item.entry(k);
+        events.push({ entry: { lsn, ts, offset, end, payload: Buffer.from(payload) } });
+      }
     }
   }
 }

@@ -1,7 +1,9 @@
 /**
  * readWal({ threads }): a pool reads and verifies ranges of segments; the caller gets the same
  * entries, in the same order, with the same reports and errors as the sequential reader, in
- * every recovery mode, whatever the range size (bufferBytes) and thread count.
+ * every recovery mode, whatever the range size (bufferBytes) and thread count. So does
+ * readWalBatches (the same entries in arrays), and the sequential reader whatever its read
+ * size (bufferBytes: reads ahead of the walk, entries larger than a read).
  */
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,6 +13,7 @@ import {
   type ReadOptions,
   type RecoveryMode,
   readWal,
+  readWalBatches,
   type WalEntry,
 } from '../../src/index.js';
 import { segmentPaths } from '../helpers/log-bytes.js';
@@ -49,6 +52,23 @@ async function read(d: string, options: ReadOptions): Promise<Outcome> {
   return { entries, reports, error };
 }
 
+/** `read` through readWalBatches: every batch holds 1 to 1,024 entries; the entries flattened. */
+async function readInBatches(d: string, options: ReadOptions): Promise<Outcome> {
+  const entries: WalEntry[] = [];
+  const reports: CorruptionReport[] = [];
+  let error: string | null = null;
+  try {
+    for await (const batch of readWalBatches(d, { ...options, onCorruption: (r) => reports.push(r) })) {
+      expect(batch.length).toBeGreaterThan(0);
+      expect(batch.length).toBeLessThanOrEqual(1024);
+      entries.push(...batch);
+    }
+  } catch (e) {
+    error = `${(e as { code: string }).code} ${(e as { path?: string }).path} ${(e as { offset?: number }).offset}`;
+  }
+  return { entries, reports, error };
+}
+
 const mutations: Record<string, (segments: string[]) => void> = {
   clean: () => {},
   'a flipped bit in the tail': (s) => flip(s.at(-2)!, 0.5), // the big entry's segment is last
@@ -77,6 +97,18 @@ describe('readWal with threads', () => {
         for (const fromLsn of [1, 150]) {
           const sequential = await read(dir, { recovery, fromLsn });
           if (name === 'clean') expect(sequential.entries).toHaveLength(402 - fromLsn);
+          // Reads of the smallest size (16 KiB, less than the big entry) and in batches.
+          expect(
+            await read(dir, { recovery, fromLsn, bufferBytes: 1 }),
+            `${name}, ${recovery}, small reads`,
+          ).toEqual(sequential);
+          expect(await readInBatches(dir, { recovery, fromLsn }), `${name}, ${recovery}, batches`).toEqual(
+            sequential,
+          );
+          expect(
+            await readInBatches(dir, { recovery, fromLsn, threads: 2, bufferBytes: 100_000 }),
+            `${name}, ${recovery}, batches with threads`,
+          ).toEqual(sequential);
           for (const [threads, bufferBytes] of [
             [1, 1],
             [2, 100_000],

@@ -39,7 +39,11 @@ describe('recoverState', () => {
     const expected = await sequentialState(dir);
     expect(expected.size).toBeGreaterThan(0);
     for (const threads of [1, 2, 4]) {
-      expect(await recoverState(dir, { threads })).toEqual(expected);
+      const state = await recoverState(dir, { threads });
+      expect(state).toEqual(expected);
+      expect([...state.keys()], 'the keys in the order a sequential replay has them').toEqual([
+        ...expected.keys(),
+      ]);
     }
   });
 
@@ -73,7 +77,9 @@ describe('recoverState', () => {
           await wal.close();
           const expected = await sequentialState(dir);
           for (const threads of [1, 2, 4]) {
-            expect(await recoverState(dir, { threads })).toEqual(expected);
+            const state = await recoverState(dir, { threads });
+            expect(state).toEqual(expected);
+            expect([...state.keys()]).toEqual([...expected.keys()]);
           }
         },
       ),
