@@ -8,6 +8,8 @@
  * (measured first, 1024 in flight, in this run). Sides, each rate and side in a process of its
  * own, interleaved over rounds:
  * - idle: the timer alone, issuing nothing (what the event loop's delay is made of anyway);
+ * - no log: the same entries created and a resolved promise per append, writing nothing (what
+ *   the benchmark's own work adds to the delay);
  * - ringwal: `wal.append(entry)` with the default `sync: 'always'`;
  * - group commit: a minimal main-thread group commit (writev + fdatasync on libuv's pool;
  *   bench/baseline.ts);
@@ -118,6 +120,7 @@ type Side = (dir: string) => Promise<{ append: Append | null; close: () => Promi
 
 const SIDES: Record<string, Side> = {
   idle: async () => ({ append: null, close: async () => {} }),
+  'no log': async () => ({ append: (i) => Promise.resolve(standardEntry(i)), close: async () => {} }),
   ringwal: async (dir) => {
     const wal = await openWal(path.join(dir, 'wal'));
     return { append: (i) => wal.append(standardEntry(i)), close: () => wal.close() };
