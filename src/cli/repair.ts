@@ -2,7 +2,10 @@
  * `ringwal repair DIR --mode point-in-time|skip-corrupt`: applies a recovery mode offline, by
  * opening the log in that mode and closing it: the code path of `openWal`, which copies what
  * it cuts next to the segment before cutting (docs/FORMAT.md "Recovery modes"). It takes the
- * lock like any open, so it refuses while another process has the log open.
+ * lock like any open, so it refuses while another process has the log open. `--break-lock`
+ * passes `breakLock: true`: for a lock whose holder cannot be judged from here (another host,
+ * another PID namespace without kernel locks); openWal still refuses it while the holder is
+ * provably alive.
  *
  * `--dry-run` runs the same recovery code (`recoverOnOpen`, then `resumeCheckpoint`, as the
  * writer does on open) over a file system that reads the real files and changes none
@@ -51,6 +54,10 @@ export function repairCommand(ctx: Context): Command {
         .makeOptionMandatory(),
     )
     .option('--dry-run', 'report what would be cut, kept and renamed; change nothing, take no lock')
+    .option(
+      '--break-lock',
+      'take over a lock whose holder cannot be judged from here (e.g. another host); refused while it is provably alive',
+    )
     .addOption(jsonOption('the result'))
     .addHelpText(
       'after',
@@ -60,32 +67,43 @@ Example:
   $ ringwal repair ./data/wal --mode point-in-time
 
 Stop the process that writes the log first: repair refuses a log that is open (WAL_LOCKED).
+A lock left by another host (a shared disk moved over) needs --break-lock, once you have
+made sure nothing there writes the log any more.
 Nothing is deleted: bytes cut from a segment are kept in <segment>.torn-<offset> or
 <segment>.broken-<offset>, whole segments renamed to <segment>.broken, in the log directory.
 skip-corrupt only sets aside a torn or headerless tail; other damage is left in place, and
 readers must read with recovery 'skip-corrupt' to pass it.`,
     )
-    .action(async (dir: string, options: { mode: RepairMode; dryRun?: boolean; json?: boolean }) => {
-      ctx.what = `repair ${dir}`;
-      const result = options.dryRun ? dryRun(ctx, dir, options.mode) : await repair(dir, options.mode);
-      if (options.json) printJson(ctx.out, result);
-      else ctx.out.print(repairText(result));
-    });
+    .action(
+      async (
+        dir: string,
+        options: { mode: RepairMode; dryRun?: boolean; breakLock?: boolean; json?: boolean },
+      ) => {
+        ctx.what = `repair ${dir}`;
+        const result = options.dryRun
+          ? dryRun(ctx, dir, options.mode)
+          : await repair(dir, options.mode, options.breakLock === true);
+        if (options.json) printJson(ctx.out, result);
+        else ctx.out.print(repairText(result));
+      },
+    );
 }
 
-async function repair(dir: string, mode: RepairMode): Promise<RepairResult> {
+async function repair(dir: string, mode: RepairMode, breakLock: boolean): Promise<RepairResult> {
   const log = openLogDir(dir);
   let wal: Awaited<ReturnType<typeof openWal>>;
   try {
-    wal = await openWal(log.path, { recovery: mode, flushOnExit: false });
+    wal = await openWal(log.path, { recovery: mode, flushOnExit: false, breakLock });
   } catch (e) {
     if (e instanceof WalError && e.code === ErrorCode.LOCKED) {
       const holder = e.holder
         ? `process ${e.holder.pid}${e.holder.host ? ` on host ${JSON.stringify(e.holder.host)}` : ''}${e.holder.since ? ` since ${e.holder.since}` : ''}`
         : 'another process';
-      throw new CliError(
-        `${ErrorCode.LOCKED}: the log is open in ${holder}; stop it first (repair works on a closed log). ${e.message}`,
-      );
+      // openWal suggests `{ breakLock: true }` only where the holder cannot be judged from here.
+      const advice = e.message.includes('{ breakLock: true }')
+        ? 'stop it first (repair works on a closed log), or pass --break-lock once sure nothing there writes it'
+        : 'stop it first (repair works on a closed log)';
+      throw new CliError(`${ErrorCode.LOCKED}: the log is open in ${holder}; ${advice}. ${e.message}`);
     }
     throw e;
   }

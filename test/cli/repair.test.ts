@@ -141,4 +141,37 @@ describe('ringwal repair', () => {
       await holder.stop();
     }
   });
+
+  it('refuses a lock left by another host unless --break-lock, and then repairs', async () => {
+    const dir = copy('foreign');
+    corruptRecord(dir, 2, 70); // the third segment holds LSN 61-90
+    // What a host that had the disk before would leave: its record, naming a pid there.
+    const foreign = {
+      v: 1,
+      host: 'db-2.example',
+      bootId: 'another-kernel',
+      pidNamespace: 'pid:[4026531836]',
+      pid: 4242,
+      start: '1',
+      token: 'feedfeedfeedfeed',
+      since: '2026-12-01T00:00:00.000Z',
+      kernelLock: true,
+    };
+    fs.writeFileSync(path.join(dir, 'LOCK'), `${JSON.stringify(foreign)}\n`);
+    const before = contents(dir);
+    const refused = await ringwal(['repair', dir, '--mode', 'point-in-time']);
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(firstLine(refused.stderr)).toMatch(
+      new RegExp(
+        `^ringwal: repair ${dir}: WAL_LOCKED: the log is open in process 4242 on host "db-2.example" since 2026-12-01T00:00:00.000Z; stop it first \\(repair works on a closed log\\), or pass --break-lock`,
+      ),
+    );
+    expect(contents(dir)).toEqual(before);
+
+    const r = await ringwalJson<RepairResult>(['repair', dir, '--mode', 'point-in-time', '--break-lock']);
+    expect(r.code).toBe(0);
+    expect(r.json.lastLsn).toBe(69);
+    expect(fs.existsSync(path.join(dir, 'LOCK'))).toBe(false); // released on close
+  });
 });
