@@ -136,6 +136,15 @@ async function bench(ctx: Context, options: BenchOptions): Promise<BenchSummary>
   };
   const progress = (label: string, total: number, done: () => number) =>
     options.quiet ? null : new Progress(ctx.err, ctx.io.stderrIsTTY, label, total, done).start();
+  // Ctrl-C (or a kill) must not leave a temporary log of perhaps gigabytes behind: signals
+  // end the process without running the `finally` below.
+  const interrupted = (signal: NodeJS.Signals): void => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    ctx.io.stderr.write(`\nringwal: bench: interrupted (${signal}); removed ${dir}\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  const cleanUpOnSignal = !keep && ctx.io.ownsProcess;
+  if (cleanUpOnSignal) for (const signal of SIGNALS) process.once(signal, interrupted);
   try {
     const { entries, inFlight, sync } = options;
     say(
@@ -143,7 +152,8 @@ async function bench(ctx: Context, options: BenchOptions): Promise<BenchSummary>
     );
     say(`directory: ${dir}`);
 
-    const wal = await openWal(dir, { sync });
+    // A temporary log the bin removes when interrupted has nothing to flush at exit.
+    const wal = await openWal(dir, { sync, flushOnExit: !cleanUpOnSignal });
     const startLsn = wal.lastLsn;
     const latencies = new Float32Array(entries);
     let acked = 0;
@@ -240,9 +250,12 @@ async function bench(ctx: Context, options: BenchOptions): Promise<BenchSummary>
       },
     };
   } finally {
+    for (const signal of SIGNALS) process.off(signal, interrupted);
     if (!keep) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 
 function round(n: number, digits: number): number {
   const f = 10 ** digits;

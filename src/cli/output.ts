@@ -18,6 +18,11 @@ export interface CliIo {
   columns: number | undefined;
   /** RINGWAL_DEBUG set: errors also print their stack. */
   debug: boolean;
+  /**
+   * The tool is the whole process (the bin): it may handle SIGINT/SIGTERM and exit. False for
+   * `run()` called from an application, which keeps its own signal handling.
+   */
+  ownsProcess: boolean;
 }
 
 export function processIo(): CliIo {
@@ -28,6 +33,7 @@ export function processIo(): CliIo {
     stderrIsTTY: process.stderr.isTTY === true,
     columns: process.stdout.isTTY ? process.stdout.columns : undefined,
     debug: Boolean(process.env.RINGWAL_DEBUG),
+    ownsProcess: false,
   };
 }
 

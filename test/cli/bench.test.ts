@@ -1,9 +1,10 @@
 /** `ringwal bench` (the main job, `npm start`): its summary, as text and as JSON, and its --dir handling. */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BenchSummary } from '../../src/cli/bench.js';
-import { firstLine, ringwal, ringwalJson } from '../helpers/cli.js';
+import { BIN, firstLine, ringwal, ringwalJson } from '../helpers/cli.js';
 import { tempDirs } from '../helpers/tmp.js';
 
 const temp = tempDirs();
@@ -71,5 +72,35 @@ describe('ringwal bench', () => {
       `ringwal: bench: --dir ${dir}: not a ringwal log: no segment files (wal-*.log) and no LOCK; give a new, empty or log directory\n`,
     );
     expect(fs.readdirSync(dir)).toEqual(['notes.txt']);
+  });
+
+  it('removes its temporary log when interrupted (SIGINT), and exits 130', async () => {
+    const child = spawn(process.execPath, [BIN, 'bench', '--entries', '50000000', '--in-flight', '64'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const dir = await new Promise<string>((resolve, reject) => {
+      // Once the directory is named and entries are being appended, it holds a log worth removing.
+      const check = (): void => {
+        const m = /^directory: (.*)$/m.exec(stdout);
+        if (m && /append\s*: [\d,]+\//.test(stderr)) resolve(m[1]);
+      };
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        stdout += chunk;
+        check();
+      });
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr += chunk;
+        check();
+      });
+      child.on('exit', () => reject(new Error(`bench exited early: ${stderr}`)));
+    });
+    expect(fs.existsSync(dir)).toBe(true);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toContain(`interrupted (SIGINT); removed ${dir}`);
+    expect(fs.existsSync(dir)).toBe(false);
   });
 });
