@@ -18,7 +18,7 @@ import { currentOwner, describeOwner, judgeOwner, parseOwner } from '../lock/own
 import { MAX_ENTRY_BYTES } from '../options.js';
 import { judgeEnd } from '../reader/policy.js';
 import { CHECKPOINT_FILE, decodeCheckpoint } from '../segment/checkpoint.js';
-import { NEXT_SEGMENT_DRAFT, type SegmentFile, SYNC_FAILED_FILE, segmentsAmong } from '../segment/naming.js';
+import { isSideFile, type SegmentFile, segmentsAmong } from '../segment/naming.js';
 import { scanSegmentFile } from '../segment/scan-file.js';
 import { CliError } from './errors.js';
 
@@ -32,9 +32,6 @@ export interface LogDir {
   /** Files recovery or the writer left next to the segments: copies set aside, drafts, SYNC_FAILED. */
   sideFiles: string[];
 }
-
-/** `wal-….log.torn-<offset>`, `.broken-<offset>`, `.broken`, `.tmp`: what recovery and the writer put next to a segment. */
-const SIDE_FILE = /^wal-\d{16}-\d{8}-\d{6}-\d{3}\.log\.(torn-\d+|broken(-\d+)?|tmp)(\.\d+)?$/;
 
 /**
  * Checks that `dir` is a log directory and lists it. Each refusal is a CliError (exit 2)
@@ -63,9 +60,7 @@ export function openLogDir(dir: string): LogDir {
     throw new CliError(`cannot list the directory: ${(e as Error).message}`);
   }
   const segments = segmentsAmong(absolute, names);
-  const sideFiles = names.filter(
-    (n) => SIDE_FILE.test(n) || n === NEXT_SEGMENT_DRAFT || n === SYNC_FAILED_FILE,
-  );
+  const sideFiles = names.filter(isSideFile);
   const marked = names.includes(LOCK_FILE) || names.includes(CHECKPOINT_FILE) || sideFiles.length > 0;
   if (segments.length === 0 && !marked) {
     throw new CliError(

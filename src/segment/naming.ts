@@ -17,6 +17,18 @@ export const SYNC_FAILED_FILE = 'SYNC_FAILED';
 
 const NAME = /^wal-(\d{16})-(\d{8})-(\d{6})-(\d{3})\.log$/;
 
+/**
+ * A file ringwal leaves next to its segments: a copy recovery set aside (`<segment>.torn-<offset>`,
+ * `<segment>.broken-<offset>`, `<segment>.broken`, with `.<n>` if the name was taken; see
+ * src/recovery/open-scan.ts), a segment still under its temporary name, the prepared next
+ * segment, or SYNC_FAILED.
+ */
+const SIDE_FILE = /^wal-\d{16}-\d{8}-\d{6}-\d{3}\.log\.(torn-\d+|broken(-\d+)?|tmp)(\.\d+)?$/;
+
+export function isSideFile(name: string): boolean {
+  return SIDE_FILE.test(name) || name === NEXT_SEGMENT_DRAFT || name === SYNC_FAILED_FILE;
+}
+
 function pad(n: number, width: number): string {
   return String(n).padStart(width, '0');
 }
