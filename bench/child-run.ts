@@ -5,6 +5,28 @@
  * prints its result as the last line of stdout, as JSON.
  */
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The peers the benchmarks compare against: their own package, `npm ci --prefix bench/peers`. */
+const PEERS = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'bench',
+  'peers',
+  'package.json',
+);
+
+/** A peer package from bench/peers, or null when it is not installed. */
+export function requirePeer<T>(name: string): T | null {
+  try {
+    return createRequire(PEERS)(name) as T;
+  } catch {
+    return null;
+  }
+}
 
 /** A numeric or string command-line argument `--name value`. */
 export function arg(name: string): string | undefined {

@@ -16,13 +16,12 @@
  * without them their rows are skipped.
  */
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Packr } from 'msgpackr';
 import { openWal, type WalOptions } from '../src/index.js';
-import { arg, fmt, medianOf, runChild } from './child-run.js';
+import { arg, fmt, medianOf, requirePeer, runChild } from './child-run.js';
 import { standardEntry } from './entry.js';
 import { closedLoop, percentile } from './measure.js';
 
@@ -33,8 +32,6 @@ const CHILD = arg('child');
 const ONLY = arg('only');
 const OPTIONS_JSON = arg('options') ?? '{}';
 const OPTIONS = JSON.parse(OPTIONS_JSON) as WalOptions;
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const PEERS = path.join(ROOT, 'bench', 'peers', 'package.json');
 
 interface Sample {
   perSec: number;
@@ -59,6 +56,9 @@ function timedLoop(once: (i: number) => void, seconds: number): Sample {
   };
 }
 
+/** Runs so far in this process (warm-up, then the measured one): each gets a fresh log or database. */
+let runCount = 0;
+
 const BLOCK = 4096;
 const BLOCKS = 4096; // a 16 MiB file, overwritten round and round
 
@@ -78,7 +78,7 @@ async function overwrite(dir: string, seconds: number): Promise<Sample> {
 }
 
 async function ringwal(dir: string, seconds: number): Promise<Sample> {
-  const wal = await openWal(path.join(dir, `wal-${seconds}`), OPTIONS);
+  const wal = await openWal(path.join(dir, `wal-${++runCount}`), OPTIONS);
   try {
     const r = await closedLoop((i) => wal.append(standardEntry(i)), 1, seconds);
     return { perSec: r.entriesPerSec, p50Us: r.p50Us, p99Us: r.p99Us };
@@ -95,13 +95,9 @@ interface SqliteDatabase {
 }
 
 async function sqlite(dir: string, seconds: number): Promise<Sample | null> {
-  let Database: new (file: string) => SqliteDatabase;
-  try {
-    Database = createRequire(PEERS)('better-sqlite3');
-  } catch {
-    return null;
-  }
-  const db = new Database(path.join(dir, `sqlite-${seconds}.db`));
+  const Database = requirePeer<new (file: string) => SqliteDatabase>('better-sqlite3');
+  if (!Database) return null;
+  const db = new Database(path.join(dir, `sqlite-${++runCount}.db`));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.exec('CREATE TABLE log (lsn INTEGER PRIMARY KEY, value BLOB NOT NULL)');

@@ -19,14 +19,13 @@
  *   npm run bench:loop -- [--rounds N] [--seconds S] [--rates 20000,60000] [--sides ringwal,idle]
  */
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { openWal } from '../src/index.js';
 import { MainThreadGroupCommit } from './baseline.js';
-import { arg, fmt, medianOf, runChild } from './child-run.js';
+import { arg, fmt, medianOf, requirePeer, runChild } from './child-run.js';
 import { standardEntry } from './entry.js';
 import { closedLoop, percentile } from './measure.js';
 
@@ -34,8 +33,6 @@ const ROUNDS = Number(arg('rounds') ?? 3);
 const SECONDS = Number(arg('seconds') ?? 3);
 const WARMUP_SECONDS = 0.5;
 const CHILD = arg('child');
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const PEERS = path.join(ROOT, 'bench', 'peers', 'package.json');
 const SCRIPT = fileURLToPath(import.meta.url);
 
 interface LoopResult {
@@ -131,13 +128,9 @@ const SIDES: Record<string, Side> = {
     return { append: (i) => log.append(standardEntry(i)), close: async () => fs.closeSync(fd) };
   },
   lmdb: async (dir) => {
-    let open: (options: Record<string, unknown>) => LmdbDatabase;
-    try {
-      ({ open } = createRequire(PEERS)('lmdb') as { open: typeof open });
-    } catch {
-      return null;
-    }
-    const db = open({ path: path.join(dir, 'lmdb'), compression: false });
+    const lmdb = requirePeer<{ open: (options: Record<string, unknown>) => LmdbDatabase }>('lmdb');
+    if (!lmdb) return null;
+    const db = lmdb.open({ path: path.join(dir, 'lmdb'), compression: false });
     return { append: (i) => db.put(i, standardEntry(i)), close: () => db.close() };
   },
 };
