@@ -2,7 +2,8 @@
  * `npm run bench:loop`: what a busy server sees (issue #20). An open loop, not a closed one:
  * a 1 ms timer issues, on each tick, the appends due at a fixed rate, whatever has been
  * acknowledged; the event loop's delay is sampled at 1 ms resolution (`monitorEventLoopDelay`)
- * and every 8th append's time to its acknowledgement is recorded.
+ * and every 8th append's time to its acknowledgement is recorded, with the share of the run
+ * the main thread was busy (event-loop utilization, ELU).
  *
  * Rates: 20,000/s, 60,000/s, and 25/50/90% of ringwal's most durable appends per second
  * (measured first, 1024 in flight, in this run). Sides, each rate and side in a process of its
@@ -11,6 +12,10 @@
  * - no log: the same entries created and a resolved promise per append, writing nothing (what
  *   the benchmark's own work adds to the delay);
  * - ringwal: `wal.append(entry)` with the default `sync: 'always'`;
+ * - offload floor: the same entries and a promise per append, acknowledged by a worker that
+ *   overwrites a 4 KiB block and fdatasyncs it per request and wakes the main thread as
+ *   ringwal's writer does (bench/offload-floor.ts): the floor of any log that keeps the disk off
+ *   the main thread;
  * - group commit: a minimal main-thread group commit (writev + fdatasync on libuv's pool;
  *   bench/baseline.ts);
  * - lmdb: lmdb-js `db.put(i, entry)`, whose promise resolves once its transaction is
@@ -28,6 +33,7 @@ import { MainThreadGroupCommit } from './baseline.js';
 import { arg, fmt, medianOf, requirePeer, runChild } from './child-run.js';
 import { standardEntry } from './entry.js';
 import { closedLoop, percentile } from './measure.js';
+import { OffloadFloor } from './offload-floor.js';
 
 const ROUNDS = Number(arg('rounds') ?? 3);
 const SECONDS = Number(arg('seconds') ?? 3);
@@ -41,6 +47,8 @@ interface LoopResult {
   eldP50Ms: number;
   eldP99Ms: number;
   eldMaxMs: number;
+  /** Event-loop utilization over the run, %: the time the main thread was not waiting for events. */
+  eluPct: number;
   ackP50Ms: number;
   ackP99Ms: number;
   /** Set when an append failed (WAL_BACKPRESSURE: the side could not keep up); the run stopped there. */
@@ -57,6 +65,7 @@ async function openLoop(append: Append | null, rate: number, seconds: number): P
   let acked = 0;
   let failure: unknown = null;
   const t0 = performance.now();
+  const elu0 = performance.eventLoopUtilization();
   eld.enable();
   await new Promise<void>((resolve) => {
     let stopped = false;
@@ -95,12 +104,14 @@ async function openLoop(append: Append | null, rate: number, seconds: number): P
     }, 1);
   });
   eld.disable();
+  const elu = performance.eventLoopUtilization(elu0);
   const sorted = Float64Array.from(latencies).sort();
   return {
     ackedPerSec: acked / seconds,
     eldP50Ms: eld.percentile(50) / 1e6,
     eldP99Ms: eld.percentile(99) / 1e6,
     eldMaxMs: eld.max / 1e6,
+    eluPct: elu.utilization * 100,
     ackP50Ms: sorted.length ? percentile(sorted, 0.5) : 0,
     ackP99Ms: sorted.length ? percentile(sorted, 0.99) : 0,
     ...(failure ? { failed: (failure as { code?: string }).code ?? String(failure) } : {}),
@@ -121,6 +132,10 @@ const SIDES: Record<string, Side> = {
   ringwal: async (dir) => {
     const wal = await openWal(path.join(dir, 'wal'));
     return { append: (i) => wal.append(standardEntry(i)), close: () => wal.close() };
+  },
+  'offload floor': async (dir) => {
+    const floor = OffloadFloor.open(path.join(dir, 'floor.dat'));
+    return { append: (i) => floor.append(standardEntry(i)), close: () => floor.close() };
   },
   'group commit': async (dir) => {
     const fd = fs.openSync(path.join(dir, 'group-commit.log'), 'w');
@@ -207,13 +222,13 @@ async function main(): Promise<void> {
   const ms = (n: number | null) => (n === null ? '-' : fmt(n, 2));
   console.log('\nmedian of rounds (ms; acked/s)');
   console.log(
-    `${'rate/s'.padStart(8)}  ${'side'.padEnd(13)} ${'acked/s'.padStart(8)} ${'ELD p50'.padStart(8)} ${'ELD p99'.padStart(8)} ${'ELD max'.padStart(8)} ${'ack p50'.padStart(8)} ${'ack p99'.padStart(8)}`,
+    `${'rate/s'.padStart(8)}  ${'side'.padEnd(13)} ${'acked/s'.padStart(8)} ${'ELD p50'.padStart(8)} ${'ELD p99'.padStart(8)} ${'ELD max'.padStart(8)} ${'ELU %'.padStart(6)} ${'ack p50'.padStart(8)} ${'ack p99'.padStart(8)}`,
   );
   for (const rate of rates) {
     for (const side of sides) {
       if (!runs.has(`${side}@${rate}`)) continue;
       console.log(
-        `${fmt(rate).padStart(8)}  ${side.padEnd(13)} ${fmt(med(side, rate, 'ackedPerSec')!).padStart(8)} ${ms(med(side, rate, 'eldP50Ms')).padStart(8)} ${ms(med(side, rate, 'eldP99Ms')).padStart(8)} ${ms(med(side, rate, 'eldMaxMs')).padStart(8)} ${ms(med(side, rate, 'ackP50Ms')).padStart(8)} ${ms(med(side, rate, 'ackP99Ms')).padStart(8)}`,
+        `${fmt(rate).padStart(8)}  ${side.padEnd(13)} ${fmt(med(side, rate, 'ackedPerSec')!).padStart(8)} ${ms(med(side, rate, 'eldP50Ms')).padStart(8)} ${ms(med(side, rate, 'eldP99Ms')).padStart(8)} ${ms(med(side, rate, 'eldMaxMs')).padStart(8)} ${fmt(med(side, rate, 'eluPct') ?? 0, 1).padStart(6)} ${ms(med(side, rate, 'ackP50Ms')).padStart(8)} ${ms(med(side, rate, 'ackP99Ms')).padStart(8)}`,
       );
     }
   }
@@ -223,7 +238,7 @@ async function main(): Promise<void> {
     const max99 = med('ringwal', rate, 'eldMaxMs');
     if (p99 === null || max99 === null) continue;
     const idle = med('idle', rate, 'eldP99Ms');
-    const others = ['group commit', 'lmdb']
+    const others = ['offload floor', 'group commit', 'lmdb']
       .map((s) => [s, med(s, rate, 'eldP99Ms')] as const)
       .filter(([, v]) => v !== null)
       .map(([s, v]) => `${s} ${ms(v)}`)

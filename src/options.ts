@@ -160,6 +160,17 @@ export interface WalOptions {
    * writes this log: two writers on one log lose acknowledged entries.
    */
   breakLock?: boolean;
+  /**
+   * How long, in microseconds, the main thread keeps checking for pending acknowledgements
+   * between turns of the event loop (from `setImmediate`) instead of sleeping until the writer
+   * wakes it; polling stops once nothing is pending or the writer has made no progress for
+   * this long. Default 0: no polling. The writer's wake-up costs ~25-35 µs on top of the
+   * fdatasync (docs/BENCHMARKS.md): a quarter of an append awaited alone. Polling saves it but
+   * keeps a core busy while anything is pending, and event-loop utilization then reads 100%
+   * (the loop still runs timers and I/O between checks). For latency-bound servers with few
+   * appends in flight and a core to spare; at most 1 000 000.
+   */
+  ackPollUs?: number;
 }
 
 /**
@@ -204,6 +215,7 @@ export interface FilledOptions {
   fileMode: number;
   dirMode: number;
   breakLock: boolean;
+  ackPollUs: number;
 }
 
 export const DEFAULTS: FilledOptions = {
@@ -222,6 +234,7 @@ export const DEFAULTS: FilledOptions = {
   fileMode: DEFAULT_FILE_MODE,
   dirMode: DEFAULT_DIR_MODE,
   breakLock: false,
+  ackPollUs: 0,
   retention: {
     maxSegments: Number.POSITIVE_INFINITY,
     maxBytes: Number.POSITIVE_INFINITY,
@@ -343,6 +356,7 @@ export function fillOptions(options: WalOptions | undefined): FilledOptions {
     fileMode,
     dirMode: modeOf(options, 'dirMode', 0o700, dirModeFor(fileMode)),
     breakLock: booleanOf(options.breakLock, 'breakLock', DEFAULTS.breakLock),
+    ackPollUs: integerIn(options, 'ackPollUs', 0, 1_000_000),
   };
 }
 

@@ -296,14 +296,22 @@ export class Appender {
 
   // ---- progress from the writer ----
 
-  /** Waits (without blocking) for the writer's next notification, keeping the process alive meanwhile. */
-  armWake(): void {
-    if (this.wakeArmed || this.failure) return;
+  /**
+   * Waits (without blocking) for the writer's next notification, keeping the process alive
+   * meanwhile; with `ackPollUs`, polls for it instead (`startPolling`), unless `sleep` says
+   * polling just gave up.
+   */
+  armWake(sleep = false): void {
+    if (this.wakeArmed || this.polling || this.failure) return;
     const control = this.control;
     const seq = control.notifySeq();
     this.poll();
     if (!this.hasPending()) {
       this.idle();
+      return;
+    }
+    if (this.options.ackPollUs > 0 && !sleep) {
+      this.startPolling();
       return;
     }
     this.wakeArmed = true;
@@ -312,6 +320,48 @@ export class Appender {
     if (wait.async) wait.value.then(this.onWake);
     else queueMicrotask(this.onWake);
   }
+
+  // ---- polling instead of sleeping (`ackPollUs`) ----
+
+  /** Whether a poll turn is scheduled, and when polling last saw the writer make progress. */
+  private polling = false;
+  private progressAtMs = 0;
+
+  /**
+   * Checks for acknowledgements from `setImmediate`, once per turn of the event loop (the
+   * pending immediate keeps the process alive). A woken main thread learns of an fdatasync
+   * ~25-35 µs after it ends; a polling one within a turn. Nothing waits on NOTIFY_SEQ
+   * meanwhile, so the writer's notify finds no waiter and costs it nothing, and no wake-up
+   * task reaches this thread. Polling ends once nothing is pending (the thread then idles
+   * as after a wake-up) or after `ackPollUs` without progress (it then sleeps until woken,
+   * and polls again after the wake-up).
+   */
+  private startPolling(): void {
+    this.polling = true;
+    this.progressAtMs = performance.now();
+    setImmediate(this.pollTurn);
+  }
+
+  private readonly pollTurn = (): void => {
+    const seen = this.ackedSeen;
+    this.poll();
+    const now = performance.now();
+    const progressed = this.ackedSeen > seen;
+    if (progressed) this.progressAtMs = now;
+    // One more turn after progress even if nothing is pending now: the callbacks of what was
+    // just settled run after this turn, and at one append in flight they append the next.
+    if (!this.failure && (progressed || this.hasPending())) {
+      if (now - this.progressAtMs < this.options.ackPollUs / 1000) {
+        setImmediate(this.pollTurn);
+        return;
+      }
+      this.polling = false;
+      this.armWake(true); // the writer is slow: sleep until it notifies
+      return;
+    }
+    this.polling = false;
+    this.armWake(); // idles unless something became pending meanwhile
+  };
 
   private readonly onWake = (): void => {
     this.wakeArmed = false;

@@ -308,10 +308,10 @@ describe('EIO from each sync call of the writer, in turn', () => {
 });
 
 describe('EIO through the public API (the writer thread on the page-cache file system)', () => {
-  function openFaulty(d: string, journalPath: string, after: number) {
+  function openFaulty(d: string, journalPath: string, after: number, ackPollUs = 0) {
     return openWalWith(
       d,
-      { flushOnExit: false, preallocate: false, ringBytes: 64 * 1024, maxEntryBytes: 1024 * 1024 },
+      { flushOnExit: false, preallocate: false, ringBytes: 64 * 1024, maxEntryBytes: 1024 * 1024, ackPollUs },
       {
         faultFs: {
           module: PAGE_CACHE_FS,
@@ -326,55 +326,59 @@ describe('EIO through the public API (the writer thread on the page-cache file s
     );
   }
 
-  it('rejects the failing batch and all later appends with WAL_FSYNC_FAILED; reopen after a power cut has every acknowledged entry', async () => {
-    const d = dir('ringwal-eio-api-');
-    const journalPath = path.join(dir('ringwal-eio-journal-'), 'journal.jsonl');
-    // fdatasync 1 is the first segment's header; commits 1-20 succeed; commit 21 fails.
-    const wal = await openFaulty(d, journalPath, 21);
-    const values = new Map<number, unknown>();
-    const acked: number[] = [];
-    let failure: WalError | null = null;
-    for (let i = 1; i <= 40 && !failure; i++) {
-      const value = { i, pad: 'p'.repeat(i * 13) };
-      values.set(i, value);
-      try {
-        acked.push(await wal.append(value));
-      } catch (e) {
-        failure = e as WalError;
+  // ackPollUs: the main thread polls the durable LSN between event-loop turns instead of
+  // waiting to be woken; it must acknowledge exactly as much.
+  for (const ackPollUs of [0, 1000]) {
+    it(`rejects the failing batch and all later appends with WAL_FSYNC_FAILED; reopen after a power cut has every acknowledged entry (ackPollUs ${ackPollUs})`, async () => {
+      const d = dir('ringwal-eio-api-');
+      const journalPath = path.join(dir('ringwal-eio-journal-'), 'journal.jsonl');
+      // fdatasync 1 is the first segment's header; commits 1-20 succeed; commit 21 fails.
+      const wal = await openFaulty(d, journalPath, 21, ackPollUs);
+      const values = new Map<number, unknown>();
+      const acked: number[] = [];
+      let failure: WalError | null = null;
+      for (let i = 1; i <= 40 && !failure; i++) {
+        const value = { i, pad: 'p'.repeat(i * 13) };
+        values.set(i, value);
+        try {
+          acked.push(await wal.append(value));
+        } catch (e) {
+          failure = e as WalError;
+        }
       }
-    }
-    expect(failure).toMatchObject({ code: ErrorCode.FSYNC_FAILED, errno: 'EIO' });
-    expect(acked).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-    // Later appends, a burst, sync() and close(): all the same code; nothing more acknowledged.
-    const later = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => wal.append({ late: i })));
-    expect(
-      new Set(later.map((r) => (r.status === 'rejected' ? (r.reason as WalError).code : 'acked'))),
-    ).toEqual(new Set([ErrorCode.FSYNC_FAILED]));
-    await expect(wal.sync()).rejects.toMatchObject({ code: ErrorCode.FSYNC_FAILED });
-    expect(wal.durableLsn).toBe(20);
-    await expect(wal.close()).rejects.toMatchObject({ code: ErrorCode.FSYNC_FAILED });
+      expect(failure).toMatchObject({ code: ErrorCode.FSYNC_FAILED, errno: 'EIO' });
+      expect(acked).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      // Later appends, a burst, sync() and close(): all the same code; nothing more acknowledged.
+      const later = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => wal.append({ late: i })));
+      expect(
+        new Set(later.map((r) => (r.status === 'rejected' ? (r.reason as WalError).code : 'acked'))),
+      ).toEqual(new Set([ErrorCode.FSYNC_FAILED]));
+      await expect(wal.sync()).rejects.toMatchObject({ code: ErrorCode.FSYNC_FAILED });
+      expect(wal.durableLsn).toBe(20);
+      await expect(wal.close()).rejects.toMatchObject({ code: ErrorCode.FSYNC_FAILED });
 
-    const journal = readJournal(journalPath);
-    const failedAt = journal.findIndex((e) => e.failed === 'EIO');
-    expect(journal[failedAt]).toMatchObject({ op: 'fdatasync', acked: 20 });
-    // The writer thread synced nothing it had written after the failed one (only its SYNC_FAILED note).
-    expect(retriedSyncs(journal.slice(failedAt + 1))).toEqual([]);
-    expect(Math.max(...journal.map((e) => e.acked))).toBe(20);
+      const journal = readJournal(journalPath);
+      const failedAt = journal.findIndex((e) => e.failed === 'EIO');
+      expect(journal[failedAt]).toMatchObject({ op: 'fdatasync', acked: 20 });
+      // The writer thread synced nothing it had written after the failed one (only its SYNC_FAILED note).
+      expect(retriedSyncs(journal.slice(failedAt + 1))).toEqual([]);
+      expect(Math.max(...journal.map((e) => e.acked))).toBe(20);
 
-    // Power cut: each outcome of the model, reopened with openWal; and the page cache as is.
-    const model = modelAt(journal, journal.length);
-    const checked: string[] = [];
-    for (const [data, names] of AFTER_FAILURE) {
-      const image = dir('ringwal-eio-api-image-');
-      materialize(model.crashImage(data, names, 5), image);
-      await expectAckedRecovered(image, values, 20);
-      checked.push(`${data}/${names}`);
-    }
-    await expectAckedRecovered(d, values, 20);
-    console.log(
-      `fsync EIO via the writer thread: 20 acknowledged before the failure, recovered after ${checked.join(', ')} and the page cache`,
-    );
-  });
+      // Power cut: each outcome of the model, reopened with openWal; and the page cache as is.
+      const model = modelAt(journal, journal.length);
+      const checked: string[] = [];
+      for (const [data, names] of AFTER_FAILURE) {
+        const image = dir('ringwal-eio-api-image-');
+        materialize(model.crashImage(data, names, 5), image);
+        await expectAckedRecovered(image, values, 20);
+        checked.push(`${data}/${names}`);
+      }
+      await expectAckedRecovered(d, values, 20);
+      console.log(
+        `fsync EIO via the writer thread (ackPollUs ${ackPollUs}): 20 acknowledged before the failure, recovered after ${checked.join(', ')} and the page cache`,
+      );
+    });
+  }
 
   it('rejects every append pending at the failure with the same error, and reopen keeps every acknowledged one', async () => {
     const d = dir('ringwal-eio-api-');

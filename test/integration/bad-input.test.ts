@@ -87,6 +87,10 @@ describe('options', () => {
     ['retention', { keep: 3 }],
     ['recovery', 'lenient'],
     ['onCorruption', 'log it'],
+    ['ackPollUs', -1],
+    ['ackPollUs', 2.5],
+    ['ackPollUs', 2_000_000],
+    ['ackPollUs', '100'],
     ['noSuchOption', 1],
   ];
   for (const [name, value] of bad) {
