@@ -56,6 +56,31 @@ describe('ringwal dump', () => {
     expect((await ringwal(['dump', clean, '--json'])).stdout).toBe(r.stdout);
   });
 
+  it('--format lines prints each value alone: a string as it is, anything else as JSON', async () => {
+    const dir = temp.dir('ringwal-cli-dump-lines-');
+    const wal = await openWal(dir, { flushOnExit: false });
+    const values = [
+      '{"level":30,"msg":"as pino wrote it"}',
+      'plain text, "quoted"',
+      { op: 'set', n: 1 },
+      42,
+      '',
+    ];
+    for (const v of values) wal.appendNoWait(v);
+    await wal.close();
+    const r = await ringwal(['dump', dir, '--format', 'lines']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(
+      '{"level":30,"msg":"as pino wrote it"}\nplain text, "quoted"\n{"op":"set","n":1}\n42\n\n',
+    );
+    expect((await ringwal(['dump', dir, '--format', 'lines', '--from', '3', '--limit', '1'])).stdout).toBe(
+      '{"op":"set","n":1}\n',
+    );
+    const both = await ringwal(['dump', dir, '--format', 'lines', '--json']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--json and --format lines contradict each other');
+  });
+
   it.each([
     [['--from', '25'], 25, 60],
     [['--to', '7'], 1, 7],

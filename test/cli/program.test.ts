@@ -97,7 +97,7 @@ describe.concurrent('usage errors exit 2 with one line on stderr', () => {
     [
       'an unknown --format',
       () => ['dump', log, '--format', 'csv'],
-      "ringwal: dump: option '--format <format>' argument 'csv' is invalid. Allowed choices are ndjson, table.",
+      "ringwal: dump: option '--format <format>' argument 'csv' is invalid. Allowed choices are ndjson, table, lines.",
     ],
     [
       'a non-numeric --threads',

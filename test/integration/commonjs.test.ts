@@ -73,6 +73,8 @@ describe('CommonJS consumers', () => {
     for (const name of subpaths) expect(seen.modules[name].length, name).toBeGreaterThan(0);
     expect(seen.modules['ringwal/prometheus']).toContain('registerWalMetrics');
     expect(seen.promLoadedByRingwal).toBe(false); // requiring ringwal alone never loads prom-client
+    expect(seen.modules['ringwal/pino']).toContain('ringwalDestination');
+    expect(seen.pinoLoaded).toBe(false); // nor does any subpath load pino
     expect(seen.lsns).toEqual([1, 100]);
     expect(seen.read).toBe(100);
     expect(seen.firstRead).toEqual([1, 'k0']);
