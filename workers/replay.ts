@@ -9,7 +9,8 @@ import { type ReplayTask, reduceSegment } from '../src/kv/reduce-segment.js';
 import { segmentTask } from '../src/pool.js';
 
 export default segmentTask(
-  (task: ReplayTask) => reduceSegment(nodeFs, task.path, task.maxEntryBytes, task.skipCorrupt),
+  (task: ReplayTask) =>
+    reduceSegment(nodeFs, task.path, task.maxEntryBytes, task.skipCorrupt, task.nameFirstLsn),
   (state) => [
     state.keyBytes.buffer,
     state.keyEnds.buffer,

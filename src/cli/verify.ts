@@ -185,6 +185,7 @@ async function walkLog(
         fromLsn: 1,
         maxEntryBytes: MAX_ENTRY_BYTES,
         skipCorrupt,
+        nameFirstLsn: segment.firstLsn,
       });
       got.skipped.push(...range.skipped);
       checkEntries(segment, range, (f) => got.undecodable.push(f));

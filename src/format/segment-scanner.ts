@@ -133,6 +133,13 @@ export interface ScanOptions {
    * splits a segment into byte ranges): the file offset of an entry and its LSN.
    */
   startAt?: { offset: number; lsn: number };
+  /**
+   * The first LSN the file's name gives. A header naming another is judged before any entry is
+   * handed out: the walk stops there as at an invalid header (`bad-header`, with the header
+   * kept in the result so the mismatch can be reported), since nothing in such a segment can
+   * be trusted to be the entries its name promises (docs/FORMAT.md, "Reading").
+   */
+  nameFirstLsn?: number;
 }
 
 export function* scanSegment(
@@ -159,6 +166,10 @@ export function* scanSegment(
     return result;
   }
   result.header = header;
+  if (options.nameFirstLsn !== undefined && header.firstLsn !== options.nameFirstLsn) {
+    result.reason = `the header says first LSN ${header.firstLsn}, the name says ${options.nameFirstLsn}`;
+    return result;
+  }
   const maxRecordBytes = Math.min(header.maxRecordBytes, options.maxEntryBytes);
   const maxEntryBytes = Math.min(header.maxEntryBytes, options.maxEntryBytes);
   const start = options.startAt ?? { offset: SEGMENT_HEADER_BYTES, lsn: header.firstLsn };

@@ -31,6 +31,8 @@ export interface ReplayTask {
   maxEntryBytes: number;
   /** Resume after damage at the next valid record (recovery mode `skip-corrupt`). */
   skipCorrupt: boolean;
+  /** The first LSN the segment's name gives (ScanOptions.nameFirstLsn). */
+  nameFirstLsn?: number;
 }
 
 /** What a key's last operation in the segment was (`SegmentState.kinds`). */
@@ -176,6 +178,7 @@ export function reduceSegment(
   path: string,
   maxEntryBytes: number,
   skipCorrupt = false,
+  nameFirstLsn?: number,
 ): SegmentState {
   latest.clear(table.size);
   table.clear();
@@ -219,7 +222,7 @@ export function reduceSegment(
       else latest.set(slot, slot === before, kind, run, k, index, valueStart, valueEnd);
     }
   };
-  const scan = scanSegmentFile(fsys, path, { maxEntryBytes, skipCorrupt }, take);
+  const scan = scanSegmentFile(fsys, path, { maxEntryBytes, skipCorrupt, nameFirstLsn }, take);
   const slots = table.size;
   const starts = new Uint32Array(slots + 1);
   for (let s = 0; s < slots; s++)

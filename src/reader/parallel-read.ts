@@ -29,7 +29,15 @@ export async function* readParallel(
   const budgetBytes = Math.max(64 * 1024, Math.floor(options.bufferBytes / (window + 1)));
   const pool = new TaskPool<RangeTask, RangeResult>('read-range', threads);
   const submit = (segment: SegmentFile, startAt: RangeTask['startAt']): Promise<RangeResult> =>
-    pool.run({ path: segment.path, startAt, budgetBytes, fromLsn, maxEntryBytes, skipCorrupt });
+    pool.run({
+      path: segment.path,
+      startAt,
+      budgetBytes,
+      fromLsn,
+      maxEntryBytes,
+      skipCorrupt,
+      nameFirstLsn: segment.firstLsn,
+    });
   /** Each window segment's next range (SegmentWalk.readAhead). */
   const ahead = new Map<string, Promise<RangeResult>>();
   const breather = new Breather();

@@ -23,6 +23,8 @@ export interface RangeTask {
   fromLsn: number;
   maxEntryBytes: number;
   skipCorrupt: boolean;
+  /** The first LSN the segment's name gives (ScanOptions.nameFirstLsn). */
+  nameFirstLsn: number;
 }
 
 export interface RangeResult {
@@ -65,6 +67,7 @@ export function readRange(fsys: FileSystem, task: RangeTask): RangeResult {
       maxEntryBytes: task.maxEntryBytes,
       skipCorrupt: task.skipCorrupt,
       startAt: task.startAt ?? undefined,
+      nameFirstLsn: task.nameFirstLsn,
     });
     // scanSegmentFile's loop (src/segment/scan-file.ts), written out: with the entry handled
     // through a callback, this state lives in a closure and the task ran ~4% slower (measured).

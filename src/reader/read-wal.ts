@@ -109,7 +109,12 @@ async function* scanFile(
   try {
     const fileSize = (await handle.stat()).size;
     reads = new ReadAhead(handle, fileSize, chunkBytes);
-    const walk = scanSegment(fileSize, { maxEntryBytes, skipCorrupt, chunkBytes: reads.chunkBytes });
+    const walk = scanSegment(fileSize, {
+      maxEntryBytes,
+      skipCorrupt,
+      chunkBytes: reads.chunkBytes,
+      nameFirstLsn: segment.firstLsn,
+    });
     let reply: Uint8Array | undefined;
     while (true) {
       const step = walk.next(reply);
