@@ -49,7 +49,12 @@ export async function recoverState(
   // No more threads than segments: a pool's threads all start, whether there is work or not.
   const pool = new TaskPool<ReplayTask, SegmentState>('replay', walk.upcoming(threads).length);
   const reduce = (segment: SegmentFile): Promise<SegmentState> =>
-    pool.run({ path: segment.path, maxEntryBytes: MAX_ENTRY_BYTES, skipCorrupt, nameFirstLsn: segment.firstLsn });
+    pool.run({
+      path: segment.path,
+      maxEntryBytes: MAX_ENTRY_BYTES,
+      skipCorrupt,
+      nameFirstLsn: segment.firstLsn,
+    });
   // Results are merged strictly in segment order. At most `threads + 1` segments are reduced
   // or waiting to be merged, which bounds memory whatever the size of the log.
   const window = threads + 1;

@@ -50,13 +50,13 @@ function nameOf(firstLsn: number): string {
 function segmentBytes(
   firstLsn: number,
   batches: number[],
-  valueOf: (lsn: number) => unknown = (l) => ({ lsn: l }),
+  entryFor: (lsn: number) => unknown = (l) => ({ lsn: l }),
 ): Buffer {
   const parts = [segmentHeader({ firstLsn })];
   let lsn = firstLsn;
   for (const count of batches) {
     const payloads = range(lsn, lsn + count - 1).map((l) => {
-      const e = encode(valueOf(l));
+      const e = encode(entryFor(l));
       return Buffer.from(e.subarray(e.start, e.end));
     });
     parts.push(writerBatch(payloads, { firstLsn: lsn, ts: TS, syncedBefore: true }));
