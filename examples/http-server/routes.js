@@ -21,13 +21,9 @@ const HEALTH_METHODS = 'GET, HEAD';
 /** Seconds a client should wait after WAL_BACKPRESSURE: the ring drains within a few group commits. */
 const RETRY_AFTER_SECONDS = 1;
 
-/**
- * The request listener. `draining()` says the server is shutting down: responses then close
- * their connection, so that keep-alive clients do not hold the shutdown open.
- */
-export function createRoutes(store, { maxBodyBytes, draining }) {
+/** The request listener. */
+export function createRoutes(store, { maxBodyBytes }) {
   return async (req, res) => {
-    if (draining()) res.setHeader('connection', 'close');
     try {
       await route(store, maxBodyBytes, req, res);
     } catch (e) {

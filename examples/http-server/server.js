@@ -43,11 +43,13 @@ try {
 }
 
 let shuttingDown = false;
-let inFlight = 0;
-const routes = createRoutes(store, { maxBodyBytes: flags.maxBodyBytes, draining: () => shuttingDown });
+/** Responses not yet sent: on shutdown each is told to close its connection. */
+const inFlight = new Set();
+const routes = createRoutes(store, { maxBodyBytes: flags.maxBodyBytes });
 const server = http.createServer((req, res) => {
-  inFlight++;
-  res.once('close', () => inFlight--);
+  if (shuttingDown) res.setHeader('connection', 'close');
+  inFlight.add(res);
+  res.once('close', () => inFlight.delete(res));
   routes(req, res);
 });
 server.on('error', (e) => fail(`cannot listen on ${HOST}:${flags.port}: ${e.message}`, 1));
@@ -58,11 +60,13 @@ server.listen(flags.port, HOST, () => {
 async function shutdown(signal) {
   if (shuttingDown) return;
   shuttingDown = true;
-  process.stdout.write(`${signal}: draining ${inFlight} requests in flight\n`);
   // close() stops accepting at once and closes idle keep-alive connections; busy ones end
-  // after their response (routes add `connection: close` from now on).
+  // after their response, which says `connection: close` (else a keep-alive client would hold
+  // the shutdown open until its idle timeout).
   const drained = new Promise((resolve) => server.close(resolve));
   server.closeIdleConnections();
+  for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+  process.stdout.write(`${signal}: draining ${inFlight.size} requests in flight\n`);
   const deadline = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS);
   await drained;
   clearTimeout(deadline);
