@@ -4,7 +4,7 @@
  * graceful shutdown on SIGTERM, WAL_BACKPRESSURE as 503, and a sticky failure (a full disk)
  * turning /healthz red.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openWal, type WalEntry } from '../../src/index.js';
 import { exited } from '../helpers/child.js';
-import { type Reply, request, startServer, terminate } from '../helpers/http-server.js';
+import { type Reply, request, SERVER, startServer, terminate } from '../helpers/http-server.js';
 import { readAll } from '../helpers/read.js';
 import { tempDirs } from '../helpers/tmp.js';
 
@@ -391,6 +391,89 @@ describe('the example HTTP server', () => {
     const byLsn = new Map(entries.map((e) => [e.lsn, e.value]));
     for (const { lsn, value } of accepted)
       expect((byLsn.get(lsn) as { value: unknown }).value).toEqual(value);
+  });
+});
+
+describe("the same server on the load benchmark's other stores", () => {
+  /** POSTs and a DELETE, then what a restart on the same directory serves. */
+  async function writeThenRestart(
+    store: string,
+  ): Promise<{ before: Reply[]; after: Reply[] } | { error: string }> {
+    const dir = path.join(temp.dir(`ringwal-http-${store}-`), 'data');
+    let server: Awaited<ReturnType<typeof startServer>>;
+    try {
+      server = await startServer(['--dir', dir, '--store', store]);
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+    const before = [
+      await request(server.port, 'POST', '/kv/a', { body: '{"v":1}' }),
+      await request(server.port, 'POST', '/kv/b', { body: '"two"' }),
+      await request(server.port, 'POST', '/kv/a', { body: '{"v":3}' }),
+      await request(server.port, 'DELETE', '/kv/b'),
+      await request(server.port, 'POST', '/kv/c', { body: 'not json' }),
+      await request(server.port, 'GET', '/kv/a'),
+    ];
+    expect(await terminate(server)).toEqual({ code: 0, signal: null });
+    const again = await startServer(['--dir', dir, '--store', store]);
+    const after = [await request(again.port, 'GET', '/kv/a'), await request(again.port, 'GET', '/kv/b')];
+    expect(await terminate(again)).toEqual({ code: 0, signal: null });
+    return { before, after };
+  }
+  const summary = (replies: Reply[]): [number, unknown][] => replies.map((r) => [r.status, json(r)]);
+  const written: [number, unknown][] = [
+    [201, { lsn: 1 }],
+    [201, { lsn: 2 }],
+    [201, { lsn: 3 }],
+    [200, { lsn: 4 }],
+    [400, expect.objectContaining({ error: 'INVALID_JSON' })],
+    [200, { v: 3 }],
+  ];
+
+  it('naive (a JSON line + fdatasync per request) answers alike and rebuilds its state on restart', async () => {
+    const run = await writeThenRestart('naive');
+    if ('error' in run) throw new Error(run.error);
+    expect(summary(run.before)).toEqual(written);
+    expect(summary(run.after)).toEqual([
+      [200, { v: 3 }],
+      [404, expect.objectContaining({ error: 'NOT_FOUND' })],
+    ]);
+  });
+
+  it('none (memory only) answers alike and forgets everything on restart', async () => {
+    const run = await writeThenRestart('none');
+    if ('error' in run) throw new Error(run.error);
+    expect(summary(run.before)).toEqual(written);
+    expect(summary(run.after).map(([status]) => status)).toEqual([404, 404]);
+  });
+
+  it('sqlite answers alike and rebuilds on restart, or, without bench/peers installed, says how to install it', async () => {
+    const run = await writeThenRestart('sqlite');
+    if ('error' in run) {
+      // CI does not install bench/peers: the server must refuse clearly, not with a stack.
+      expect(run.error).toContain('--store sqlite needs better-sqlite3');
+      expect(run.error).toContain('npm ci --prefix bench/peers');
+      return;
+    }
+    expect(summary(run.before)).toEqual(written);
+    expect(summary(run.after)).toEqual([
+      [200, { v: 3 }],
+      [404, expect.objectContaining({ error: 'NOT_FOUND' })],
+    ]);
+  });
+
+  it('refuses bad flags with the usage and exit code 2', () => {
+    for (const args of [
+      ['--store', 'mongo', '--dir', 'x'],
+      ['--port', '70000', '--dir', 'x'],
+      ['--port', '0'],
+      ['--bogus', '1'],
+    ]) {
+      const result = spawnSync(process.execPath, [SERVER, ...args], { encoding: 'utf8' });
+      expect(result.status, args.join(' ')).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(/^http-server: .+\nusage: /);
+    }
   });
 });
 
