@@ -6,6 +6,9 @@
  * to plot. Both live in bench/peers (`npm ci --prefix bench/peers`), not in ringwal's
  * dependencies; without them the run writes its tables and skips the charts.
  *
+ * Labels get a generous `labelLimit`: without a canvas, vega estimates text widths high and
+ * would cut them short.
+ *
  * They are ES modules with top-level await, which `require()` cannot load: they are resolved
  * from bench/peers and imported.
  */
@@ -50,8 +53,8 @@ const BASE = {
   background: 'white',
   config: {
     font: 'sans-serif',
-    axis: { labelFontSize: 11, titleFontSize: 12, labelLimit: 320 },
-    legend: { labelLimit: 320 },
+    axis: { labelFontSize: 11, titleFontSize: 12, labelLimit: 500 },
+    legend: { labelLimit: 500 },
   },
 };
 
@@ -98,7 +101,7 @@ function throughputSpec(rows: Row[]): unknown {
         type: 'nominal',
         title: 'system',
         scale: { scheme: 'tableau20' },
-        legend: { labelLimit: 360 },
+        legend: { labelLimit: 500 },
       },
       // Dashed: not durable; said in the title and the labels (the legend's symbols showed no dash).
       strokeDash: { field: 'durable', type: 'nominal', sort: ['durable', 'not durable'], legend: null },
@@ -126,7 +129,7 @@ function latencySpec(rows: Row[]): unknown {
     data: { values },
     mark: 'bar',
     encoding: {
-      y: { field: 'system', type: 'nominal', title: null, sort: null, axis: { labelLimit: 320 } },
+      y: { field: 'system', type: 'nominal', title: null, sort: null, axis: { labelLimit: 500 } },
       yOffset: { field: 'percentile', sort: ['p50', 'p99', 'max'] },
       ...logBar('us', 'µs from append to acknowledgement (log)', 1),
       color: {
@@ -150,7 +153,7 @@ function mainThreadSpec(rows: Row[]): unknown {
     { system: name(r), stat: 'p99', ms: atLeast(0.1, (r.outcome as CaseResult).eldP99Ms) },
     { system: name(r), stat: 'max', ms: atLeast(0.1, (r.outcome as CaseResult).eldMaxMs) },
   ]);
-  const y = { field: 'system', type: 'nominal', title: null, sort: null, axis: { labelLimit: 320 } };
+  const y = { field: 'system', type: 'nominal', title: null, sort: null, axis: { labelLimit: 500 } };
   return {
     ...BASE,
     title: 'The main thread at 1024 in flight: its CPU per entry, and how long the event loop waited',

@@ -38,12 +38,22 @@ export type Batch = (from: number, n: number) => Promise<unknown>;
 /** Clocks, CPU and event-loop delay around one measured span. */
 class Span {
   private readonly eld = monitorEventLoopDelay({ resolution: 1 });
-  private readonly cpu0 = mainThreadCpuUs();
-  readonly t0 = performance.now();
+  private cpu0 = 0;
+  t0 = 0;
   readonly latencies: number[] = [];
 
-  constructor() {
-    this.eld.enable();
+  /**
+   * Starts the span once the histogram's timer has ticked: its first tick records nothing
+   * (there is no earlier tick to measure from), so a loop that blocks from the first moment
+   * (the all-at-once case) would otherwise go unrecorded.
+   */
+  static async start(): Promise<Span> {
+    const span = new Span();
+    span.eld.enable();
+    await new Promise((resolve) => setTimeout(resolve, 3));
+    span.cpu0 = mainThreadCpuUs();
+    span.t0 = performance.now();
+    return span;
   }
 
   async result(entries: number): Promise<CaseResult> {
@@ -74,7 +84,7 @@ export async function closedLoop(
   seconds: number,
   finish: () => Promise<void>,
 ): Promise<CaseResult> {
-  const span = new Span();
+  const span = await Span.start();
   let issued = 0;
   let acked = 0;
   let stopping = false;
@@ -104,7 +114,7 @@ export async function allAtOnce(
   entries: number,
   finish: () => Promise<void>,
 ): Promise<CaseResult> {
-  const span = new Span();
+  const span = await Span.start();
   const acks: Promise<unknown>[] = new Array(entries);
   for (let i = 0; i < entries; i++) {
     if ((i & 7) === 0) {
@@ -125,7 +135,7 @@ export async function batches(
   seconds: number,
   finish: () => Promise<void>,
 ): Promise<CaseResult> {
-  const span = new Span();
+  const span = await Span.start();
   let entries = 0;
   do {
     const started = performance.now();
