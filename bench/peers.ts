@@ -207,6 +207,7 @@ async function main(): Promise<void> {
   const only = arg('only');
   const caseIds = (arg('cases')?.split(',') ?? CASES.map((c) => c.id)) as CaseId[];
   const started = new Date();
+  const loadAtStart = os.loadavg();
   const header = `ringwal bench:peers: Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${os.platform()} ${os.release()}, ${SECONDS} s per case in a fresh process, ${ROUNDS} round(s), load average ${os
     .loadavg()
     .map((l) => l.toFixed(1))
@@ -254,7 +255,8 @@ async function main(): Promise<void> {
     date: started.toISOString(),
     seconds: SECONDS,
     rounds: ROUNDS,
-    loadAverageAtStart: os.loadavg(),
+    loadAverageAtStart: loadAtStart,
+    loadAverageAtEnd: os.loadavg(),
   };
   fs.writeFileSync(path.join(OUT, 'peers.json'), `${JSON.stringify({ meta, rows }, null, 2)}\n`);
   const batchNotes = SYSTEMS.map((s) => `- ${s.name}: ${s.batchIs}`).join('\n');
