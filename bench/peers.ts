@@ -98,7 +98,8 @@ async function child(spec: string, dir: string): Promise<void> {
   let outcome: Outcome;
   try {
     const opened = await system.open(dir);
-    if (!opened) outcome = { missing: `${system.peer} is not installed (npm ci --prefix bench/peers)` };
+    if (!opened)
+      outcome = { missing: `${system.peer} is not installed or does not load (npm ci --prefix bench/peers)` };
     else {
       outcome = await runCase(system, opened, id as CaseId);
       await opened.close();
