@@ -18,8 +18,8 @@
  *   the main thread;
  * - group commit: a minimal main-thread group commit (writev + fdatasync on libuv's pool;
  *   bench/baseline.ts);
- * - lmdb: lmdb-js `db.put(i, entry)`, whose promise resolves once its transaction is
- *   committed and flushed (from bench/peers; skipped when not installed).
+ * - lmdb: lmdb-js `db.put(i, entry)`, awaited on its `flushed` promise (the commit synced; the
+ *   put's own promise resolves at commit); from bench/peers, skipped when not installed.
  *
  *   npm run bench:loop -- [--rounds N] [--seconds S] [--rates 20000,60000] [--sides ringwal,idle]
  */
@@ -118,8 +118,10 @@ async function openLoop(append: Append | null, rate: number, seconds: number): P
   };
 }
 
+/** An lmdb-js put: with `separateFlushed`, `.flushed` settles once the commit is synced. */
+type LmdbPut = Promise<boolean> & { flushed?: Promise<boolean> };
 interface LmdbDatabase {
-  put(key: number, value: unknown): Promise<boolean>;
+  put(key: number, value: unknown): LmdbPut;
   close(): Promise<void>;
 }
 
@@ -145,8 +147,16 @@ const SIDES: Record<string, Side> = {
   lmdb: async (dir) => {
     const lmdb = requirePeer<{ open: (options: Record<string, unknown>) => LmdbDatabase }>('lmdb');
     if (!lmdb) return null;
-    const db = lmdb.open({ path: path.join(dir, 'lmdb'), compression: false });
-    return { append: (i) => db.put(i, standardEntry(i)), close: () => db.close() };
+    // With overlappingSync (the default on Linux) put() resolves at commit, before the sync;
+    // separateFlushed hangs the sync's promise on it as `.flushed` (bench/peer-rows.ts).
+    const db = lmdb.open({ path: path.join(dir, 'lmdb'), compression: false, separateFlushed: true });
+    return {
+      append: (i) => {
+        const put = db.put(i, standardEntry(i));
+        return put.flushed ?? put;
+      },
+      close: () => db.close(),
+    };
   },
 };
 
