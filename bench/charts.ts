@@ -15,18 +15,10 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { PEERS_PACKAGE } from './child-run.js';
 import type { CaseResult } from './peer-measure.js';
 import type { Row } from './peers.js';
-
-const PEERS = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'bench',
-  'peers',
-  'package.json',
-);
 
 interface Vega {
   parse(spec: unknown): unknown;
@@ -39,7 +31,7 @@ interface VegaLite {
 /** An ES-module peer from bench/peers, or null when it is not installed. */
 async function importPeer<T>(name: string): Promise<T | null> {
   try {
-    return (await import(pathToFileURL(createRequire(PEERS).resolve(name)).href)) as T;
+    return (await import(pathToFileURL(createRequire(PEERS_PACKAGE).resolve(name)).href)) as T;
   } catch {
     return null;
   }

@@ -9,20 +9,16 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The checkout the benchmarks run from (they run compiled, from dist/bench/). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
 /** The peers the benchmarks compare against: their own package, `npm ci --prefix bench/peers`. */
-const PEERS = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'bench',
-  'peers',
-  'package.json',
-);
+export const PEERS_PACKAGE = path.join(REPO_ROOT, 'bench', 'peers', 'package.json');
 
 /** A peer package from bench/peers, or null when it is not installed. */
 export function requirePeer<T>(name: string): T | null {
   try {
-    return createRequire(PEERS)(name) as T;
+    return createRequire(PEERS_PACKAGE)(name) as T;
   } catch {
     return null;
   }

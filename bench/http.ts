@@ -22,8 +22,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { arg, fmt, medianOf, requirePeer } from './child-run.js';
+import { arg, fmt, medianOf, REPO_ROOT, requirePeer } from './child-run.js';
 import { percentile } from './measure.js';
 
 const ROUNDS = Number(arg('rounds') ?? 3);
@@ -35,14 +34,7 @@ const ONLY = arg('only');
 /** A small JSON document, as a user profile update might be (~60 bytes). */
 const BODY = JSON.stringify({ name: 'Ada Lovelace', visits: 1843, tags: ['math', 'engines'] });
 
-const SERVER = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'examples',
-  'http-server',
-  'server.js',
-);
+const SERVER = path.join(REPO_ROOT, 'examples', 'http-server', 'server.js');
 
 const VARIANTS: Record<string, string[]> = {
   none: ['--store', 'none'],

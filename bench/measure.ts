@@ -36,24 +36,23 @@ export function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
-/** Runs `append` with `inFlight` outstanding for about `seconds`; each ack issues the next. */
-export async function closedLoop(
+/**
+ * Keeps `inFlight` appends outstanding, each acknowledgement issuing the next, until `seconds`
+ * after `t0`; resolves with how many were acknowledged. Latency (µs) is sampled on every 8th
+ * entry into `latencies`, so the clock reads do not weigh on the main-thread cost being
+ * measured (the same for every configuration). bench:peers drives its rows with it too.
+ */
+export function driveClosedLoop(
   append: (i: number) => Promise<unknown>,
   inFlight: number,
   seconds: number,
-): Promise<Result> {
-  const latencies: number[] = [];
-  const eld = monitorEventLoopDelay({ resolution: 1 });
+  t0: number,
+  latencies: number[],
+): Promise<number> {
   let issued = 0;
   let acked = 0;
   let stopping = false;
-  const cpu0 = mainThreadCpuUs();
-  const elu0 = performance.eventLoopUtilization();
-  const t0 = performance.now();
-  eld.enable();
-  await new Promise<void>((resolve, reject) => {
-    // Latency is sampled on every 8th entry, so the clock reads do not weigh on the
-    // main-thread cost being measured (the same for every configuration).
+  return new Promise<number>((resolve, reject) => {
     const issue = (): void => {
       const i = issued++;
       const started = (i & 7) === 0 ? performance.now() : 0;
@@ -65,11 +64,26 @@ export async function closedLoop(
           if (now - t0 >= seconds * 1000) stopping = true;
         }
         if (!stopping) issue();
-        else if (acked === issued) resolve();
+        else if (acked === issued) resolve(acked);
       }, reject);
     };
     for (let k = 0; k < inFlight; k++) issue();
   });
+}
+
+/** Runs `append` with `inFlight` outstanding for about `seconds`; each ack issues the next. */
+export async function closedLoop(
+  append: (i: number) => Promise<unknown>,
+  inFlight: number,
+  seconds: number,
+): Promise<Result> {
+  const latencies: number[] = [];
+  const eld = monitorEventLoopDelay({ resolution: 1 });
+  const cpu0 = mainThreadCpuUs();
+  const elu0 = performance.eventLoopUtilization();
+  const t0 = performance.now();
+  eld.enable();
+  const acked = await driveClosedLoop(append, inFlight, seconds, t0, latencies);
   eld.disable();
   const idleMs = performance.eventLoopUtilization(elu0).idle;
   const elapsed = (performance.now() - t0) / 1000;

@@ -16,7 +16,7 @@
  * bench/measure.ts does, so clock reads weigh the same on every row; max is over the samples.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { mainThreadCpuUs, percentile } from './measure.js';
+import { driveClosedLoop, mainThreadCpuUs, percentile } from './measure.js';
 
 export interface CaseResult {
   entries: number;
@@ -85,26 +85,7 @@ export async function closedLoop(
   finish: () => Promise<void>,
 ): Promise<CaseResult> {
   const span = await Span.start();
-  let issued = 0;
-  let acked = 0;
-  let stopping = false;
-  await new Promise<void>((resolve, reject) => {
-    const issue = (): void => {
-      const i = issued++;
-      const started = (i & 7) === 0 ? performance.now() : 0;
-      append(i).then(() => {
-        acked++;
-        if ((i & 7) === 0) {
-          const now = performance.now();
-          span.latencies.push((now - started) * 1000);
-          if (now - span.t0 >= seconds * 1000) stopping = true;
-        }
-        if (!stopping) issue();
-        else if (acked === issued) resolve();
-      }, reject);
-    };
-    for (let k = 0; k < inFlight; k++) issue();
-  });
+  const acked = await driveClosedLoop(append, inFlight, seconds, span.t0, span.latencies);
   await finish();
   return await span.result(acked);
 }

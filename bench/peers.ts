@@ -22,7 +22,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeCharts } from './charts.js';
-import { arg, fmt, medianOf } from './child-run.js';
+import { arg, fmt, medianOf, REPO_ROOT } from './child-run.js';
 import { allAtOnce, batches, type CaseResult, closedLoop } from './peer-measure.js';
 import { type CaseId, type Opened, SYSTEMS, type System } from './peer-rows.js';
 
@@ -34,8 +34,7 @@ const BATCH = 1000;
 /** Per case: the measured seconds, the warm-up, a start-up and a close, with room to spare. */
 const TIMEOUT_MS = (SECONDS + 30) * 1000;
 const SCRIPT = fileURLToPath(import.meta.url);
-const ROOT = path.resolve(path.dirname(SCRIPT), '..', '..');
-const OUT = path.resolve(arg('out') ?? path.join(ROOT, 'docs', 'charts'));
+const OUT = path.resolve(arg('out') ?? path.join(REPO_ROOT, 'docs', 'charts'));
 
 export const CASES: { id: CaseId; label: string; inFlight?: number }[] = [
   { id: 'c1', label: '1 in flight', inFlight: 1 },
