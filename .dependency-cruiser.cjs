@@ -21,7 +21,7 @@ const LAYERS = [
   // 6. The facade and what the main thread runs.
   ['^src/wal(\\.ts$|/)', '^src/(open|exit-flush|durability)\\.ts$'],
   // 7. The package's faces: the main export and the subpath exports (integrations).
-  ['^src/(index|prometheus|pino)\\.ts$'],
+  ['^src/(index|prometheus|pino|jetstream)\\.ts$', '^src/jetstream/'],
   // 8. The `ringwal` command-line tool (bin and `ringwal/cli`): on top of everything, imported by nothing.
   ['^src/cli/'],
 ];

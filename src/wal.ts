@@ -11,10 +11,12 @@ import { flushAtExit, stopFlushingAtExit } from './exit-flush.js';
 import type { DirectoryLock } from './lock/directory-lock.js';
 import { snapshot, type WalMetrics } from './metrics.js';
 import type { FilledOptions } from './options.js';
+import { type Follower, type FollowOptions, tailStandIn } from './reader/follow.js';
 import type { CorruptionReport, RecoveryMode } from './reader/policy.js';
 import { type ReadOptions, readWal, readWalBatches, type WalEntry } from './reader/read-wal.js';
 import { ControlClient } from './ring/control-client.js';
 import { RingProducer } from './ring/producer.js';
+import { readLogIdSync } from './segment/log-id.js';
 import { type SegmentInfo, segmentInfos } from './segment/segment-info.js';
 import { Appender } from './wal/appender.js';
 import { WriterRequests } from './wal/writer-requests.js';
@@ -96,6 +98,29 @@ export class Wal {
       }
     }
     return wal;
+  }
+
+  /** STAND-IN: main's version replaces this. */
+  get logId(): string {
+    return readLogIdSync(this.dir);
+  }
+
+  /** @internal STAND-IN: main's version replaces this. */
+  tailRaw(options: FollowOptions = {}): Follower {
+    const wal = this;
+    return tailStandIn(
+      {
+        dir: this.dir,
+        get durableLsn() {
+          return wal.durableLsn;
+        },
+        get error() {
+          if (wal.closing) throw new Error('closed');
+          return wal.error;
+        },
+      },
+      options,
+    );
   }
 
   /** LSN of the last entry appended (acknowledged or not); 0 for an empty log. */

@@ -1,0 +1,264 @@
+/**
+ * `ringwal/jetstream` against one real nats-server with JetStream (nothing mocked): every
+ * entry once, in LSN order, with its bytes and headers; resuming after a stop; the stream
+ * checks; options refused with typed errors.
+ */
+import { jetstreamManager } from '@nats-io/jetstream';
+import { unpack } from 'msgpackr';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openWal, type Wal } from '../../src/index.js';
+import { messageId, type ShipOptions, shipToJetStream } from '../../src/jetstream.js';
+import { connectTo, type NatsServers, natsSkipReason, readStream, startNatsServer } from '../helpers/nats.js';
+import { tempDirs } from '../helpers/tmp.js';
+
+const skip = natsSkipReason();
+const temp = tempDirs();
+let servers: NatsServers;
+
+beforeAll(async () => {
+  if (!skip) servers = await startNatsServer();
+});
+afterAll(async () => {
+  await servers?.destroy();
+  temp.removeAll();
+});
+
+let streams = 0;
+function nextNames(): { stream: string; subject: string } {
+  streams++;
+  return { stream: `S${streams}`, subject: `wal.s${streams}` };
+}
+
+function valueOf(i: number): unknown {
+  return { op: 'set', key: `k${i}`, value: { n: i, s: 'x'.repeat(i % 50) }, ts: i };
+}
+
+async function appendMany(wal: Wal, from: number, count: number): Promise<number> {
+  const lsns = await Promise.all(Array.from({ length: count }, (_, i) => wal.append(valueOf(from + i))));
+  return lsns.at(-1)!;
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe.skipIf(skip !== null)(`shipToJetStream on one server${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('ships every entry once, in LSN order, with its stored bytes and headers', async () => {
+    const { stream, subject } = nextNames();
+    const wal = await openWal(temp.dir('ringwal-js-'));
+    const last = await appendMany(wal, 1, 500);
+    const shipper = await shipToJetStream(wal, {
+      servers: servers.urls,
+      stream,
+      subject,
+      createStream: true,
+    });
+    const more = await appendMany(wal, 501, 700);
+    await until('everything shipped', () => shipper.shippedLsn === more);
+    const metrics = shipper.metrics();
+    await shipper.stop();
+    await wal.close();
+    expect(last).toBe(500);
+    expect(metrics.shippedLsn).toBe(1200);
+    expect(metrics.lagEntries).toBe(0);
+    expect(metrics.published).toBe(1200);
+    expect(metrics.duplicates).toBe(0);
+    expect(metrics.acknowledged).toBe(1200);
+    expect(metrics.publishLatency.reduce((n, b) => n + b.count, 0)).toBe(1200);
+    expect(metrics.state).toBe('connected');
+
+    const stored = await readStream(servers.urls, stream);
+    expect(stored.map((m) => m.lsn)).toEqual(Array.from({ length: 1200 }, (_, i) => i + 1));
+    for (const m of stored) {
+      expect(m.subject).toBe(subject);
+      expect(m.log).toBe(wal.logId);
+      expect(m.msgId).toBe(messageId(wal.logId, m.lsn));
+      expect(m.ts).toBeGreaterThan(0);
+      expect(unpack(m.data)).toEqual(valueOf(m.lsn));
+    }
+    expect(shipper.metrics().state).toBe('stopped');
+  });
+
+  it('resumes after the last entry the stream holds, from a Wal and from a directory', async () => {
+    const { stream, subject } = nextNames();
+    const dir = temp.dir('ringwal-js-');
+    let wal = await openWal(dir);
+    await appendMany(wal, 1, 300);
+    let shipper = await shipToJetStream(wal, { servers: servers.urls, stream, subject, createStream: true });
+    await until('300 shipped', () => shipper.shippedLsn === 300);
+    await shipper.stop();
+    await appendMany(wal, 301, 200);
+    await wal.close();
+
+    // A directory source: no process holds the log now.
+    const shipped: number[] = [];
+    shipper = await shipToJetStream(dir, {
+      servers: servers.urls,
+      stream,
+      subject,
+      onShipped: (l) => shipped.push(l),
+    });
+    await until('500 shipped from the directory', () => shipper.shippedLsn === 500);
+    expect(shipper.metrics().published).toBe(200); // resumed after 300: nothing republished
+    await shipper.stop();
+    expect(shipped.at(-1)).toBe(500);
+
+    wal = await openWal(dir);
+    shipper = await shipToJetStream(wal, { servers: servers.urls, stream, subject });
+    await appendMany(wal, 501, 100);
+    await until('600 shipped', () => shipper.shippedLsn === 600);
+    expect(shipper.metrics().published).toBe(100);
+    await shipper.stop();
+    await wal.close();
+    const stored = await readStream(servers.urls, stream);
+    expect(stored.map((m) => m.lsn)).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));
+  });
+
+  it('ships from a directory while another process appends (the source is only read)', async () => {
+    const { stream, subject } = nextNames();
+    const dir = temp.dir('ringwal-js-');
+    const wal = await openWal(dir); // stands for the other process: the shipper only reads the directory
+    await appendMany(wal, 1, 100);
+    const shipper = await shipToJetStream(dir, {
+      servers: servers.urls,
+      stream,
+      subject,
+      createStream: true,
+      pollMs: 20,
+    });
+    for (let round = 0; round < 5; round++) await appendMany(wal, 101 + round * 100, 100);
+    await until('600 shipped', () => shipper.shippedLsn === 600);
+    await shipper.stop();
+    await wal.close();
+    const stored = await readStream(servers.urls, stream);
+    expect(stored.map((m) => m.lsn)).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));
+  });
+
+  it('uses an existing stream as it is; refuses one that does not take the subject, or is missing', async () => {
+    const { stream } = nextNames();
+    const subject = 'existing.log';
+    const nc = await connectTo(servers.urls);
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: stream, subjects: ['other.>', 'existing.>'] });
+    const wal = await openWal(temp.dir('ringwal-js-'));
+    await appendMany(wal, 1, 10);
+    const shipper = await shipToJetStream(wal, { servers: servers.urls, stream, subject });
+    await until('10 shipped', () => shipper.shippedLsn === 10);
+    await shipper.stop();
+    expect((await jsm.streams.info(stream)).config.subjects).toEqual(['other.>', 'existing.>']);
+
+    await expect(
+      shipToJetStream(wal, { servers: servers.urls, stream, subject: 'elsewhere.x' }),
+    ).rejects.toMatchObject({
+      code: 'WAL_INVALID_OPTION',
+      message: expect.stringContaining('does not take subject "elsewhere.x"'),
+    });
+    await expect(
+      shipToJetStream(wal, { servers: servers.urls, stream: 'NOPE', subject }),
+    ).rejects.toMatchObject({
+      code: 'WAL_INVALID_OPTION',
+      message: expect.stringContaining('does not exist'),
+    });
+
+    // The subject now holds this log's messages: another log shipping there is refused.
+    const other = await openWal(temp.dir('ringwal-js-'));
+    await appendMany(other, 1, 5);
+    const intruder = await shipToJetStream(other, { servers: servers.urls, stream, subject });
+    await expect(intruder.closed).rejects.toMatchObject({
+      code: 'WAL_INVALID_OPTION',
+      message: expect.stringContaining('holds messages of another log'),
+    });
+    await intruder.stop();
+    await other.close();
+    await wal.close();
+    await nc.close();
+  });
+
+  it('creates the stream as asked', async () => {
+    const { stream, subject } = nextNames();
+    const wal = await openWal(temp.dir('ringwal-js-'));
+    const shipper = await shipToJetStream(wal, {
+      servers: servers.urls,
+      stream,
+      subject,
+      createStream: { storage: 'file', replicas: 1, duplicateWindowMs: 600_000 },
+    });
+    await shipper.stop();
+    await wal.close();
+    const nc = await connectTo(servers.urls);
+    const info = await (await jetstreamManager(nc)).streams.info(stream);
+    await nc.close();
+    expect(info.config.subjects).toEqual([subject]);
+    expect(info.config.storage).toBe('file');
+    expect(info.config.num_replicas).toBe(1);
+    expect(info.config.duplicate_window).toBe(600_000 * 1e6);
+  });
+
+  it('checkpoints the log at what the stream acknowledged, so retention deletes only shipped segments', async () => {
+    const { stream, subject } = nextNames();
+    const dir = temp.dir('ringwal-js-');
+    const wal = await openWal(dir, {
+      segmentBytes: 16 * 1024,
+      retention: { requireCheckpoint: true, maxSegments: 2 },
+    });
+    const shipper = await shipToJetStream(wal, {
+      servers: servers.urls,
+      stream,
+      subject,
+      createStream: true,
+      checkpoint: true,
+      checkpointIntervalMs: 10,
+    });
+    for (let round = 0; round < 10; round++) {
+      await appendMany(wal, round * 200 + 1, 200);
+      await wal.rotate();
+    }
+    await until('2000 shipped', () => shipper.shippedLsn === 2000);
+    await until('checkpoint 2000', () => wal.checkpointLsn === 2000);
+    await wal.rotate(); // retention runs on rotation
+    await appendMany(wal, 2001, 1);
+    const segments = await wal.segments();
+    await shipper.stop();
+    await wal.close();
+    expect(segments[0].firstLsn).toBeGreaterThan(1); // retention deleted shipped segments
+    expect(shipper.metrics().checkpoints).toBeGreaterThan(0);
+  });
+
+  it('refuses bad options with WAL_INVALID_OPTION', async () => {
+    const wal = await openWal(temp.dir('ringwal-js-'));
+    const good: ShipOptions = { servers: servers.urls, stream: 'S', subject: 'wal.x' };
+    const bad: Array<[string, unknown, string]> = [
+      ['no servers', { ...good, servers: undefined }, 'options.servers'],
+      ['empty servers', { ...good, servers: [] }, 'options.servers'],
+      ['no stream', { ...good, stream: undefined }, 'options.stream'],
+      ['a stream with a dot', { ...good, stream: 'a.b' }, 'options.stream'],
+      ['no subject', { ...good, subject: undefined }, 'options.subject'],
+      ['a wildcard subject', { ...good, subject: 'wal.*' }, 'options.subject'],
+      ['window 0', { ...good, windowEntries: 0 }, 'options.windowEntries'],
+      ['windowBytes 0', { ...good, windowBytes: 0 }, 'options.windowBytes'],
+      ['an unknown option', { ...good, speed: 'fast' }, 'options.speed'],
+      ['bad createStream', { ...good, createStream: { replicas: 0 } }, 'options.createStream.replicas'],
+      ['bad storage', { ...good, createStream: { storage: 'disk' } }, 'options.createStream.storage'],
+      ['backoff max under min', { ...good, backoffMinMs: 100, backoffMaxMs: 10 }, 'options.backoffMaxMs'],
+      ['onShipped not a function', { ...good, onShipped: 3 }, 'options.onShipped'],
+    ];
+    for (const [what, options, named] of bad) {
+      await expect(shipToJetStream(wal, options as ShipOptions), what).rejects.toMatchObject({
+        code: 'WAL_INVALID_OPTION',
+        message: expect.stringContaining(named),
+      });
+    }
+    await expect(shipToJetStream(wal.dir, { ...good, checkpoint: true })).rejects.toMatchObject({
+      code: 'WAL_INVALID_OPTION',
+      message: expect.stringContaining('checkpoint needs an open Wal'),
+    });
+    await expect(shipToJetStream(42 as unknown as string, good)).rejects.toMatchObject({
+      code: 'WAL_INVALID_OPTION',
+    });
+    await wal.close();
+  });
+});
