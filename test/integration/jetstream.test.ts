@@ -29,12 +29,12 @@ function nextNames(): { stream: string; subject: string } {
   return { stream: `S${streams}`, subject: `wal.s${streams}` };
 }
 
-function valueOf(i: number): unknown {
+function entryValue(i: number): unknown {
   return { op: 'set', key: `k${i}`, value: { n: i, s: 'x'.repeat(i % 50) }, ts: i };
 }
 
 async function appendMany(wal: Wal, from: number, count: number): Promise<number> {
-  const lsns = await Promise.all(Array.from({ length: count }, (_, i) => wal.append(valueOf(from + i))));
+  const lsns = await Promise.all(Array.from({ length: count }, (_, i) => wal.append(entryValue(from + i))));
   return lsns.at(-1)!;
 }
 
@@ -78,7 +78,7 @@ describe.skipIf(skip !== null)(`shipToJetStream on one server${skip ? ` (skipped
       expect(m.log).toBe(wal.logId);
       expect(m.msgId).toBe(messageId(wal.logId, m.lsn));
       expect(m.ts).toBeGreaterThan(0);
-      expect(unpack(m.data)).toEqual(valueOf(m.lsn));
+      expect(unpack(m.data)).toEqual(entryValue(m.lsn));
     }
     expect(shipper.metrics().state).toBe('stopped');
   });
