@@ -75,6 +75,8 @@ describe('CommonJS consumers', () => {
     expect(seen.promLoadedByRingwal).toBe(false); // requiring ringwal alone never loads prom-client
     expect(seen.modules['ringwal/pino']).toContain('ringwalDestination');
     expect(seen.pinoLoaded).toBe(false); // nor does any subpath load pino
+    expect(seen.modules['ringwal/jetstream']).toContain('shipToJetStream');
+    expect(seen.natsLoadedByRingwal).toBe(false); // requiring ringwal alone never loads @nats-io
     expect(seen.lsns).toEqual([1, 100]);
     expect(seen.read).toBe(100);
     expect(seen.firstRead).toEqual([1, 'k0']);
