@@ -7,6 +7,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { unpack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openWal, type Wal } from '../../src/index.js';
+import { subjectMatches } from '../../src/jetstream/stream.js';
 import { messageId, type ShipOptions, shipToJetStream } from '../../src/jetstream.js';
 import { connectTo, type NatsServers, natsSkipReason, readStream, startNatsServer } from '../helpers/nats.js';
 import { tempDirs } from '../helpers/tmp.js';
@@ -138,6 +139,43 @@ describe.skipIf(skip !== null)(`shipToJetStream on one server${skip ? ` (skipped
     expect(stored.map((m) => m.lsn)).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));
   });
 
+  it('resumes without loss or duplicates when the server is SIGKILLed and restarted mid-run', async () => {
+    const { stream, subject } = nextNames();
+    const wal = await openWal(temp.dir('ringwal-js-'));
+    const retries: string[] = [];
+    const shipper = await shipToJetStream(wal, {
+      servers: servers.urls,
+      stream,
+      subject,
+      createStream: true,
+      ackTimeoutMs: 1000,
+      backoffMaxMs: 300,
+      onRetry: (e) => retries.push(e.message),
+    });
+    let appended = 0;
+    for (let round = 0; round < 20; round++) {
+      appended = await appendMany(wal, round * 100 + 1, 100);
+      if (round === 8) {
+        await servers.nodes[0].stop('SIGKILL');
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      if (round === 12) {
+        expect(shipper.metrics().state).toBe('disconnected');
+        expect(shipper.metrics().lagEntries).toBeGreaterThan(0);
+        servers.nodes[0].start();
+        await servers.ready();
+      }
+    }
+    await until('everything shipped after the restart', () => shipper.shippedLsn === appended);
+    const metrics = shipper.metrics();
+    await shipper.stop();
+    await wal.close();
+    expect(metrics.reconnects).toBeGreaterThanOrEqual(1);
+    expect(retries.length).toBeGreaterThan(0);
+    const stored = await readStream(servers.urls, stream);
+    expect(stored.map((m) => m.lsn)).toEqual(Array.from({ length: 2000 }, (_, i) => i + 1));
+  });
+
   it('uses an existing stream as it is; refuses one that does not take the subject, or is missing', async () => {
     const { stream } = nextNames();
     const subject = 'existing.log';
@@ -260,5 +298,23 @@ describe.skipIf(skip !== null)(`shipToJetStream on one server${skip ? ` (skipped
       code: 'WAL_INVALID_OPTION',
     });
     await wal.close();
+  });
+});
+
+describe('stream subjects', () => {
+  it('matches a literal subject against a stream subject with wildcards', () => {
+    const cases: Array<[string, string, boolean]> = [
+      ['wal.a', 'wal.a', true],
+      ['wal.*', 'wal.a', true],
+      ['wal.*', 'wal.a.b', false],
+      ['wal.>', 'wal.a.b', true],
+      ['wal.>', 'wal', false],
+      ['>', 'x', true],
+      ['*.a', 'x.a', true],
+      ['wal.b', 'wal.a', false],
+      ['wal', 'wal.a', false],
+    ];
+    for (const [pattern, subject, expected] of cases)
+      expect(subjectMatches(pattern, subject), `${pattern} ~ ${subject}`).toBe(expected);
   });
 });
