@@ -145,7 +145,8 @@ export class Shipper {
 
   metrics(): ShipperMetrics {
     const c = this.counters;
-    const sourceLsn = Math.max(this.source.wal ? this.source.wal.durableLsn : this.lastRead, this.shipped);
+    const wal = this.source.wal;
+    const sourceLsn = Math.max(wal ? wal.durableLsn : this.lastRead, this.shipped);
     return {
       shippedLsn: this.shipped,
       sourceLsn,
@@ -203,6 +204,8 @@ export class Shipper {
     let attempt = 0;
     try {
       while (!this.stopping) {
+        // A closed log has nothing more to ship (its tail ended once it had delivered everything).
+        if (this.source.wal?.error?.code === ErrorCode.CLOSED) return;
         let error: unknown = null;
         const before = this.shipped;
         try {
@@ -290,7 +293,8 @@ export class Shipper {
         }
       }
     } catch (e) {
-      readError = e;
+      // A log closed under its tail is the end of the source, not a failure.
+      if (!(e instanceof WalError && e.code === ErrorCode.CLOSED)) readError = e;
     }
     run.sending = false;
     run.changed.notify();

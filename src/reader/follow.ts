@@ -85,7 +85,7 @@ export function tailStandIn(
     () => wal.durableLsn,
     () => {
       try {
-        void wal.durableLsn;
+        void wal.error;
       } catch {
         closedSeen = true;
       }

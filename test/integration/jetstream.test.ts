@@ -176,6 +176,23 @@ describe.skipIf(skip !== null)(`shipToJetStream on one server${skip ? ` (skipped
     expect(stored.map((m) => m.lsn)).toEqual(Array.from({ length: 2000 }, (_, i) => i + 1));
   });
 
+  it('ends by itself when its log closes', async () => {
+    const { stream, subject } = nextNames();
+    const wal = await openWal(temp.dir('ringwal-js-'));
+    const shipper = await shipToJetStream(wal, {
+      servers: servers.urls,
+      stream,
+      subject,
+      createStream: true,
+    });
+    await appendMany(wal, 1, 300);
+    await until('300 shipped', () => shipper.shippedLsn === 300);
+    await wal.close();
+    await shipper.closed; // resolves: the source ended
+    expect(shipper.metrics().state).toBe('stopped');
+    await shipper.stop(); // and stop() after that is harmless
+  });
+
   it('uses an existing stream as it is; refuses one that does not take the subject, or is missing', async () => {
     const { stream } = nextNames();
     const subject = 'existing.log';
