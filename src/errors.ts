@@ -45,6 +45,9 @@ export interface WalErrorDetails {
   offset?: number;
   /** For WAL_LOCKED: what the lock file says of its holder (host, boot id, PID namespace, pid, since). */
   holder?: LockHolder;
+  /** For WAL_SEGMENT_DELETED from a follower: the first and last LSN it could not read. */
+  firstLsn?: number;
+  lastLsn?: number;
 }
 
 /** The holder a WAL_LOCKED error names, as its lock file records it ('' where not recorded). */
@@ -65,6 +68,8 @@ export class WalError extends Error {
   readonly path?: string;
   readonly offset?: number;
   readonly holder?: LockHolder;
+  readonly firstLsn?: number;
+  readonly lastLsn?: number;
 
   constructor(
     code: ErrorCode,
@@ -80,6 +85,8 @@ export class WalError extends Error {
     if (details.path !== undefined) this.path = details.path;
     if (details.offset !== undefined) this.offset = details.offset;
     if (details.holder !== undefined) this.holder = details.holder;
+    if (details.firstLsn !== undefined) this.firstLsn = details.firstLsn;
+    if (details.lastLsn !== undefined) this.lastLsn = details.lastLsn;
   }
 }
 

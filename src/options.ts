@@ -381,6 +381,7 @@ export function checkThreads(threads: unknown, name: string): number {
  * and filled. The readers' own types are in src/reader/types.ts; this module only checks.
  */
 export function checkReaderOptions(options: {
+  follow?: unknown;
   fromLsn?: number;
   maxEntryBytes?: number;
   recovery?: RecoveryMode;
@@ -396,6 +397,9 @@ export function checkReaderOptions(options: {
   bufferBytes: number;
 } {
   if (options === null || typeof options !== 'object') throw invalid('', 'an object', options);
+  if (options.follow !== undefined && typeof options.follow !== 'boolean') {
+    throw invalid('follow', 'a boolean', options.follow);
+  }
   return {
     fromLsn: positiveInteger(options.fromLsn ?? 1, 'options.fromLsn'),
     maxEntryBytes: positiveInteger(options.maxEntryBytes ?? MAX_ENTRY_BYTES, 'options.maxEntryBytes'),
@@ -403,6 +407,57 @@ export function checkReaderOptions(options: {
     onCorruption: checkCorruptionHandler(options.onCorruption, 'options.onCorruption'),
     threads: options.threads === undefined ? 0 : checkThreads(options.threads, 'options.threads'),
     bufferBytes: positiveInteger(options.bufferBytes ?? 16 * 1024 * 1024, 'options.bufferBytes'),
+  };
+}
+
+/** A follower's options (src/reader/follow.ts) checked and filled. */
+export interface CheckedFollowOptions {
+  /** null: start at the oldest entry there. */
+  fromLsn: number | null;
+  maxEntryBytes: number;
+  bufferBytes: number;
+  pollMs: number;
+  signal: AbortSignal | null;
+  onDeleted: ((range: { firstLsn: number; lastLsn: number }) => void) | null;
+}
+
+/**
+ * A follower's options (`readWal(dir, { follow: true })`, `wal.tail()`), checked and filled.
+ * A follower reads in one way only: no `threads`, no recovery mode.
+ */
+export function checkFollowOptions(options: {
+  fromLsn?: number;
+  maxEntryBytes?: number;
+  bufferBytes?: number;
+  pollMs?: number;
+  signal?: AbortSignal;
+  onDeleted?: (range: { firstLsn: number; lastLsn: number }) => void;
+  threads?: number;
+  recovery?: RecoveryMode;
+  onCorruption?: CorruptionHandler;
+}): CheckedFollowOptions {
+  if (options === null || typeof options !== 'object') throw invalid('', 'an object', options);
+  for (const name of ['threads', 'recovery', 'onCorruption'] as const) {
+    if (options[name] !== undefined) {
+      throw new WalError(ErrorCode.INVALID_OPTION, `options.${name} cannot be used when following a log`);
+    }
+  }
+  const { signal, onDeleted } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw invalid('signal', 'an AbortSignal', signal);
+  if (onDeleted !== undefined && typeof onDeleted !== 'function')
+    throw invalid('onDeleted', 'a function', onDeleted);
+  const pollMs = options.pollMs ?? 100;
+  if (!Number.isSafeInteger(pollMs) || pollMs < 1 || pollMs > 60_000) {
+    throw invalid('pollMs', 'an integer from 1 to 60000', pollMs);
+  }
+  return {
+    fromLsn: options.fromLsn === undefined ? null : positiveInteger(options.fromLsn, 'options.fromLsn'),
+    maxEntryBytes: positiveInteger(options.maxEntryBytes ?? MAX_ENTRY_BYTES, 'options.maxEntryBytes'),
+    bufferBytes: positiveInteger(options.bufferBytes ?? 16 * 1024 * 1024, 'options.bufferBytes'),
+    pollMs,
+    signal: signal ?? null,
+    onDeleted: onDeleted ?? null,
   };
 }
 

@@ -11,12 +11,13 @@ import { flushAtExit, stopFlushingAtExit } from './exit-flush.js';
 import type { DirectoryLock } from './lock/directory-lock.js';
 import { snapshot, type WalMetrics } from './metrics.js';
 import type { FilledOptions } from './options.js';
-import { type Follower, type FollowOptions, tailStandIn } from './reader/follow.js';
+import { EntryIterator } from './reader/entry-iterator.js';
+import { type Follower, followSource } from './reader/follow.js';
 import type { CorruptionReport, RecoveryMode } from './reader/policy.js';
 import { type ReadOptions, readWal, readWalBatches, type WalEntry } from './reader/read-wal.js';
+import type { FollowOptions, FollowSource, RawEntry } from './reader/types.js';
 import { ControlClient } from './ring/control-client.js';
 import { RingProducer } from './ring/producer.js';
-import { readLogIdSync } from './segment/log-id.js';
 import { type SegmentInfo, segmentInfos } from './segment/segment-info.js';
 import { Appender } from './wal/appender.js';
 import { WriterRequests } from './wal/writer-requests.js';
@@ -37,6 +38,11 @@ export interface RecoveryReport {
 export class Wal {
   /** Absolute path of the log's directory. */
   readonly dir: string;
+  /**
+   * The log's identity: a random UUID written in the directory (LOG_ID) when the log was
+   * first opened, the same for every later open. The shipper names entries by it.
+   */
+  readonly logId: string;
   readonly options: Readonly<FilledOptions>;
   readonly recoveryReport: RecoveryReport;
 
@@ -57,6 +63,7 @@ export class Wal {
     ready: WriterReady,
   ) {
     this.dir = dir;
+    this.logId = ready.logId;
     this.options = Object.freeze({ ...options });
     this.lock = lock;
     this.thread = thread;
@@ -98,29 +105,6 @@ export class Wal {
       }
     }
     return wal;
-  }
-
-  /** STAND-IN: main's version replaces this. */
-  get logId(): string {
-    return readLogIdSync(this.dir);
-  }
-
-  /** @internal STAND-IN: main's version replaces this. */
-  tailRaw(options: FollowOptions = {}): Follower {
-    const wal = this;
-    return tailStandIn(
-      {
-        dir: this.dir,
-        get durableLsn() {
-          return wal.durableLsn;
-        },
-        get error() {
-          if (wal.closing) throw new Error('closed');
-          return wal.error;
-        },
-      },
-      options,
-    );
   }
 
   /** LSN of the last entry appended (acknowledged or not); 0 for an empty log. */
@@ -236,6 +220,67 @@ export class Wal {
    */
   read(options: ReadOptions = {}): AsyncGenerator<WalEntry, void, undefined> {
     return readWal(this.dir, { recovery: this.options.recovery, ...options });
+  }
+
+  /**
+   * Follows this log: yields its entries from `options.fromLsn` (default: the oldest there)
+   * as they become durable, and waits for more. In the 'interval' and 'none' modes an entry
+   * becomes durable with the mode's syncs (and `sync()`, a rotation, `close()`); a follower
+   * never asks for one. Ends once the log is closed and everything durable was yielded;
+   * throws the log's error once it failed. A range retention deleted before the follower
+   * got to it is reported (`options.onDeleted`, else WAL_SEGMENT_DELETED), never skipped.
+   */
+  tail(options: FollowOptions = {}): AsyncGenerator<WalEntry, void, undefined> {
+    return new EntryIterator(followSource(this.tailSource(), options, 'decoded'));
+  }
+
+  /** @internal `tail`, the entries raw (their msgpack values undecoded) and in arrays: the shipper's. */
+  tailRaw(options: FollowOptions = {}): Follower<RawEntry> {
+    return followSource(this.tailSource(), options, 'raw');
+  }
+
+  /** What a follower in this process follows: the durable LSN, and wake-ups as it moves. */
+  private tailSource(): FollowSource {
+    return {
+      dir: this.dir,
+      limit: () => this.control.durableLsn(),
+      changed: (lsn) => this.durableBeyond(lsn),
+      close: noop,
+    };
+  }
+
+  /**
+   * Resolves true once an entry after `lsn` is durable, false once the log has closed (what
+   * it made durable is all there will be); rejects with the log's error once it failed. It
+   * never asks the writer for a sync. While it waits for entries to be appended, a timer
+   * keeps the process alive, as any reader waiting for data does.
+   */
+  private async durableBeyond(lsn: number): Promise<boolean> {
+    const appender = this.appender;
+    while (this.control.durableLsn() <= lsn) {
+      const failure = appender.failure;
+      if (failure) {
+        if (failure.code === ErrorCode.CLOSED) return false;
+        throw failure;
+      }
+      if (this.closing) {
+        await this.closing.catch(noop);
+        continue;
+      }
+      if (appender.lastLsn > lsn) {
+        const watch = this.requests.watchDurable(lsn + 1);
+        appender.armWake();
+        await watch.catch(noop); // a failure or close is seen on the next turn
+        continue;
+      }
+      const keepAlive = setInterval(noop, 1 << 30);
+      try {
+        await new Promise<void>((resolve) => appender.onNextPublish(resolve));
+      } finally {
+        clearInterval(keepAlive);
+      }
+    }
+    return true;
   }
 
   /** `read`, the entries in arrays (as `readWalBatches`). */

@@ -26,6 +26,7 @@ try {
     lastLsn: state.lastLsn,
     corruptions: state.corruptions,
     segment: writer.segmentPath,
+    logId: writer.logId,
   };
 } catch (cause) {
   const error =

@@ -44,7 +44,7 @@ export interface ShipSource {
   logId: string;
   /** The open log (for checkpoints and its durable LSN), or null for a directory. */
   wal: Wal | null;
-  follow(options: FollowOptions): Follower;
+  follow(options: FollowOptions): Follower<RawEntry>;
 }
 
 /** A publish awaiting its acknowledgement. */
@@ -115,7 +115,7 @@ export class Shipper {
   private lastRead = 0;
   private state: ShipperState = 'connecting';
   private run: Run | null = null;
-  private follower: Follower | null = null;
+  private follower: Follower<RawEntry> | null = null;
   private inFlightBytes = 0;
   private stopping = false;
   private readonly stopController = new AbortController();

@@ -18,6 +18,7 @@ import { checkDir, checkReaderOptions } from '../options.js';
 import type { SegmentFile } from '../segment/naming.js';
 import { decodeRunInBatches } from './decode-batches.js';
 import { EntryIterator } from './entry-iterator.js';
+import { followDirectory } from './follow.js';
 import { readParallel } from './parallel-read.js';
 import { ReaderPolicy } from './policy.js';
 import { chunkBytesWithin, ReadAhead } from './read-ahead.js';
@@ -37,6 +38,12 @@ export function readWal(dir: string, options: ReadOptions = {}): AsyncGenerator<
   return new EntryIterator(readWalBatches(dir, options));
 }
 
+/** `readWal` with `follow: true`: checked at the call, as the plain reader checks at its first step. */
+function follow(dir: string, options: ReadOptions): AsyncGenerator<WalEntry[], void, undefined> {
+  const { follow: _, ...rest } = options;
+  return followDirectory(checkDir(dir), rest);
+}
+
 /**
  * `readWal`'s entries in arrays of up to 1,024 (BATCH_ENTRIES), in order: the same entries, reports
  * and errors, for a caller that handles many at a time. Each array is the caller's to keep.
@@ -45,6 +52,10 @@ export async function* readWalBatches(
   dir: string,
   options: ReadOptions = {},
 ): AsyncGenerator<WalEntry[], void, undefined> {
+  if (options?.follow === true) {
+    yield* follow(dir, options);
+    return;
+  }
   checkDir(dir);
   const checked = checkReadOptions(options);
   if (checked.threads > 0) yield* readParallel(dir, checked);

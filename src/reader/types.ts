@@ -37,6 +37,21 @@ export interface ReadOptions {
    * Default 16 MiB.
    */
   bufferBytes?: number;
+  /**
+   * Follow the log: at the end of what is there, wait for more instead of ending
+   * (src/reader/follow.ts; docs/DURABILITY.md "Following a log"). The follower delivers what
+   * the files hold, which may include entries written and not yet fdatasync'd; it takes
+   * `pollMs`, `signal` and `onDeleted` (see `FollowOptions`), and neither `threads` nor a
+   * recovery mode: damage anywhere but the live tail is WAL_CORRUPT. Without `fromLsn` it
+   * starts at the oldest entry there.
+   */
+  follow?: boolean;
+  /** With `follow`: see `FollowOptions.pollMs`. */
+  pollMs?: number;
+  /** With `follow`: see `FollowOptions.signal`. */
+  signal?: AbortSignal;
+  /** With `follow`: see `FollowOptions.onDeleted`. */
+  onDeleted?: (range: DeletedRange) => void;
 }
 
 export interface WalEntry {
@@ -54,4 +69,58 @@ export interface CheckedReadOptions {
   /** 0: the sequential reader. */
   threads: number;
   bufferBytes: number;
+}
+
+export interface FollowOptions {
+  /**
+   * First LSN to deliver. Default: the oldest entry the directory holds. An explicit `fromLsn`
+   * whose entry retention has already deleted is a deleted range (see `onDeleted`).
+   */
+  fromLsn?: number;
+  /** Largest entry accepted, on top of the bounds each segment header records. Default 1 GiB. */
+  maxEntryBytes?: number;
+  /** The most bytes of file read ahead and held. Default 16 MiB. */
+  bufferBytes?: number;
+  /**
+   * From another process (`readWal(dir, { follow: true })`): how often, in ms, the files are
+   * looked at when no file-system notification came. Default 100.
+   */
+  pollMs?: number;
+  /** Ends the follow: the iterator finishes (done) once it sees the signal aborted. */
+  signal?: AbortSignal;
+  /**
+   * Entries the follower could not deliver because retention deleted them first. Without a
+   * handler the iterator throws WAL_SEGMENT_DELETED (its `firstLsn` and `lastLsn` give the
+   * range); with one, the handler is called and the follower goes on after the range.
+   */
+  onDeleted?: (range: DeletedRange) => void;
+}
+
+export interface DeletedRange {
+  firstLsn: number;
+  lastLsn: number;
+}
+
+/** An entry as stored: its msgpack value undecoded (the caller's to keep). */
+export interface RawEntry {
+  lsn: number;
+  ts: number;
+  bytes: Uint8Array;
+}
+
+/**
+ * Where a follower's entries come from and how it learns of more: a directory it watches
+ * (src/reader/directory-watch.ts), or a log open in this process (src/wal.ts).
+ */
+export interface FollowSource {
+  readonly dir: string;
+  /** The highest LSN that may be delivered now (Infinity: whatever the files hold). */
+  limit(): number;
+  /**
+   * Resolves true once there may be more than `lsn` to deliver, false once nothing more will
+   * come (the log closed); rejects with the log's error once it failed.
+   */
+  changed(lsn: number): Promise<boolean>;
+  /** Releases what the source holds (watchers, timers). */
+  close(): void;
 }

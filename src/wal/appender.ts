@@ -259,6 +259,7 @@ export class Appender {
     this.publishQueued = false;
     this.unpublishedEntries = 0;
     this.producer.publish();
+    if (this.publishWatchers !== null) this.notifyPublished();
     // While a burst keeps the main thread busy, settle what the writer has acknowledged
     // meanwhile: waiting for the wake-up task would leave the next burst idle until the
     // event loop comes round (~20-50 µs a batch here). Settling feeds the burst more work,
@@ -266,6 +267,25 @@ export class Appender {
     // event loop gets its turn first.
     if (this.settleBudgetLeft()) this.settleAcked();
   };
+
+  /** Called once at the next publish or failure: followers waiting for entries (`wal.tail()`). */
+  private publishWatchers: (() => void)[] | null = null;
+
+  /** Calls `watcher` once, at the next publish (entries appended) or when the log fails or closes. */
+  onNextPublish(watcher: () => void): void {
+    if (this.failure) {
+      queueMicrotask(watcher);
+      return;
+    }
+    if (this.publishWatchers === null) this.publishWatchers = [];
+    this.publishWatchers.push(watcher);
+  }
+
+  private notifyPublished(): void {
+    const watchers = this.publishWatchers ?? [];
+    this.publishWatchers = null;
+    for (const watcher of watchers) watcher();
+  }
 
   /** When the current run of in-burst settling began; 0 when none is running. */
   private burstSettleStart = 0;
@@ -449,6 +469,7 @@ export class Appender {
     this.appendAcks.rejectAll(error);
     this.acks.rejectAll(error);
     this.requests.rejectAll(error);
+    if (this.publishWatchers !== null) this.notifyPublished();
     if (!this.closing) {
       this.idle();
       this.onFail();

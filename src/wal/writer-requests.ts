@@ -15,6 +15,8 @@ export class WriterRequests {
   /** rotate() and checkpoint() callers, keyed by their request number. */
   private readonly rotations = new PendingAcks();
   private readonly checkpoints = new PendingAcks();
+  /** Followers (`wal.tail()`) waiting for an LSN to become durable: they never ask for a sync. */
+  private readonly durableWatchers = new PendingAcks();
   private readonly control: ControlClient;
 
   // One executor for every promise: it parks the resolver here, saving a closure per call.
@@ -30,7 +32,12 @@ export class WriterRequests {
 
   /** Whether any caller waits for an answer. */
   get pending(): boolean {
-    return this.syncs.size > 0 || this.rotations.size > 0 || this.checkpoints.size > 0;
+    return (
+      this.syncs.size > 0 ||
+      this.rotations.size > 0 ||
+      this.checkpoints.size > 0 ||
+      this.durableWatchers.size > 0
+    );
   }
 
   /** The smallest LSN a `sync()` caller waits for, or Infinity. */
@@ -46,6 +53,17 @@ export class WriterRequests {
   waitForSync(lsn: number): Promise<number> {
     const promise = new Promise<number>(this.park);
     this.syncs.add(lsn, this.parked);
+    return promise;
+  }
+
+  /**
+   * Resolves once `lsn` is durable, without asking for it: in the 'interval' and 'none' modes
+   * a follower waits for the syncs the mode makes (or `sync()`, a rotation, close).
+   */
+  watchDurable(lsn: number): Promise<number> {
+    if (lsn <= this.durableSeen) return Promise.resolve(lsn);
+    const promise = new Promise<number>(this.park);
+    this.durableWatchers.add(lsn, this.parked);
     return promise;
   }
 
@@ -68,6 +86,7 @@ export class WriterRequests {
     if (durable > this.durableSeen) {
       this.durableSeen = durable;
       this.syncs.resolveUpTo(durable);
+      if (this.durableWatchers.size > 0) this.durableWatchers.resolveUpTo(durable);
     }
   }
 
@@ -81,6 +100,7 @@ export class WriterRequests {
     this.syncs.rejectAll(error);
     this.rotations.rejectAll(error);
     this.checkpoints.rejectAll(error);
+    this.durableWatchers.rejectAll(error);
   }
 }
 

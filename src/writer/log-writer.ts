@@ -26,6 +26,7 @@ import { RingConsumer } from '../ring/consumer.js';
 import { ControlServer } from '../ring/control-server.js';
 import { ringViews } from '../ring/layout.js';
 import { writeCheckpoint } from '../segment/checkpoint.js';
+import { ensureLogId } from '../segment/log-id.js';
 import type { ActiveSegment } from '../segment/segment-file.js';
 import { SegmentSet } from '../segment/segment-set.js';
 import { IoPhase } from './io-phase.js';
@@ -81,8 +82,12 @@ export class LogWriter {
     this.control.publishCheckpoint(this.checkpointLsn);
     this.lastSyncMs = this.now();
     this.applyRetention();
+    this.logId = ensureLogId(this.fsys, this.config.dir);
     return state;
   }
+
+  /** The log's identity (src/segment/log-id.ts), known once `open` has run. */
+  logId = '';
 
   get segmentPath(): string | null {
     return this.segment?.path ?? null;

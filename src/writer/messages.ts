@@ -38,5 +38,5 @@ export interface WriterData {
 }
 
 export type WriterMessage =
-  | { type: 'ready'; lastLsn: number; corruptions: CorruptionReport[]; segment: string | null }
+  | { type: 'ready'; lastLsn: number; corruptions: CorruptionReport[]; segment: string | null; logId: string }
   | { type: 'open-failed'; error: WireError };

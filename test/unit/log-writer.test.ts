@@ -78,8 +78,20 @@ describe('LogWriter', () => {
   it('creates the first segment durably before anything else: draft, header sync, rename, directory sync', () => {
     const { fsys } = setup();
     const seq = ops(fsys).filter((o) => !o.startsWith('open ') || o.includes('.log'));
-    // (The directory's own open is filtered out; its fsync is the last call.)
-    expect(seq.map((o) => o.split(' ')[0])).toEqual(['open', 'writev', 'fdatasync', 'rename', 'fsync']);
+    // (The directory's own open is filtered out; its fsync ends each file's creation.) Then
+    // the log's identity, the same way: a synced draft renamed into place, the directory synced.
+    expect(seq.map((o) => o.split(' ')[0])).toEqual([
+      'open',
+      'writev',
+      'fdatasync',
+      'rename',
+      'fsync',
+      'writev',
+      'fsync',
+      'rename',
+      'fsync',
+    ]);
+    expect(seq[7]).toMatch(/LOG_ID\.tmp -> .*LOG_ID$/);
     expect(seq[0]).toMatch(/wal-0000000000000001-.*\.log\.tmp$/);
   });
 
@@ -199,8 +211,9 @@ describe('LogWriter', () => {
       writer.step();
     }
     const seq = ops(fsys);
-    const firstRename = seq.findIndex((o) => o.startsWith('rename'));
-    const secondRename = seq.findIndex((o, i) => i > firstRename && o.startsWith('rename'));
+    const isSegmentRename = (o: string): boolean => o.startsWith('rename') && o.endsWith('.log');
+    const firstRename = seq.findIndex(isSegmentRename);
+    const secondRename = seq.findIndex((o, i) => i > firstRename && isSegmentRename(o));
     expect(secondRename).toBeGreaterThan(firstRename);
     // Before the second segment is renamed into place, the first is fdatasync'd and the new
     // draft's header too; the directory is synced before any record goes to the new file.
