@@ -3,19 +3,24 @@
  * own durable append rate, on a real nats-server (Debian's, JetStream on, file storage, R1) on
  * loopback, started and stopped by this script.
  *
- * Four configurations, each in a process of its own, a fresh log and a fresh stream, in
- * interleaved rounds (the machine is shared and noisy: compare the ratios within a round):
+ * In interleaved rounds (the machine is shared and noisy: compare the ratios within a round),
+ * each run in a process of its own with a fresh log and a fresh stream:
  *   alone    — durable appends, `inFlight` outstanding (each ack issues the next), no shipper.
- *   shipped  — the same with a shipper attached in the same process (the `Wal` as its source).
- *              Also: entries the stream acknowledged during the load, and the rate from the
- *              first append until the stream held the last.
- *   via dir  — the same with the shipper in a process of its own, following the directory.
- *   steady   — an open loop at half of what the in-process shipper sustained (half of the
- *              append rate would only build a backlog), shipper attached: the lag from an
- *              entry's durable acknowledgement to the stream's acknowledgement of it (every
- *              16th entry, read each millisecond), and the lag in entries.
+ *   shipped  — the same with a shipper attached: in the same process (the `Wal` as its source)
+ *              or in a process of its own following the directory; one entry per message or
+ *              packed (`entriesPerMessage`, `--packed`, default 1024). Also: entries the
+ *              stream acknowledged during the load, and the rate from the first append until
+ *              the stream held the last.
+ *   steady   — an open loop with the shipper in process: packed at half the durable append
+ *              rate (the issue's load), and one entry per message at half of what that shipper
+ *              sustained (half of the append rate would only build a backlog). Measures the lag
+ *              from an entry's durable acknowledgement to the stream's acknowledgement of it
+ *              (every 16th entry, read each millisecond), and the lag in entries.
  *
- *   npm run bench:ship -- [--rounds 3] [--seconds 3] [--in-flight 1024]
+ *   npm run bench:ship -- [--rounds 3] [--seconds 3] [--in-flight 1024] [--packed 1024] [--nice 0]
+ *
+ * `--nice N` runs the directory shipper process at niceness N (the appends' threads then win
+ * the cores they share with it).
  *
  * Needs `nats-server` on the PATH (`apt-get install nats-server`) and the dev dependencies
  * `@nats-io/jetstream` and `@nats-io/transport-node` (`npm ci`).
@@ -36,6 +41,12 @@ const ROUNDS = Number(arg('rounds') ?? 3);
 const SECONDS = Number(arg('seconds') ?? 3);
 const IN_FLIGHT = Number(arg('in-flight') ?? 1024);
 const CHILD = arg('child');
+/** Niceness of a directory shipper process (`--nice`). */
+const NICE = Number(arg('nice') ?? 0);
+/** Entries per message of a child's shipper (`--pack`). */
+const PACK = Number(arg('pack') ?? 1);
+/** The packed configurations' `entriesPerMessage`: a follower's batch. */
+const PACK_DEFAULT = Number(arg('packed') ?? 1024);
 const SCRIPT = fileURLToPath(import.meta.url);
 
 interface AloneResult {
@@ -116,14 +127,28 @@ async function inProcessShipper(wal: Wal, server: string, stream: string): Promi
     stream,
     subject: `${stream}.wal`,
     createStream: true,
+    entriesPerMessage: PACK,
   });
   return { shippedLsn: () => shipper.shippedLsn, stop: () => shipper.stop() };
 }
 
 /** A shipper process following `dir` (`--child ship-dir`), reporting its shipped LSN on stdout. */
 async function directoryShipper(dir: string, server: string, stream: string): Promise<ShipperHandle> {
-  const args = [SCRIPT, '--child', 'ship-dir', '--dir', dir, '--server', server, '--stream', stream];
+  const args = [
+    SCRIPT,
+    '--child',
+    'ship-dir',
+    '--dir',
+    dir,
+    '--server',
+    server,
+    '--stream',
+    stream,
+    '--pack',
+    String(PACK),
+  ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  if (NICE !== 0) os.setPriority(child.pid as number, NICE);
   let shipped = -1;
   let rest = '';
   child.stdout?.setEncoding('utf8');
@@ -153,6 +178,7 @@ async function shipDirectory(dir: string, server: string, stream: string): Promi
     stream,
     subject: `${stream}.wal`,
     createStream: true,
+    entriesPerMessage: PACK,
   });
   const report = (): boolean => process.stdout.write(`shipped ${shipper.shippedLsn}\n`);
   report();
@@ -201,6 +227,7 @@ async function steady(server: string, stream: string, ratePerSec: number): Promi
     stream,
     subject: `${stream}.wal`,
     createStream: true,
+    entriesPerMessage: PACK,
   });
   // Every 16th entry: the time its durable acknowledgement arrived, until the stream has it.
   const acked = new Map<number, number>();
@@ -260,100 +287,110 @@ async function child(name: string): Promise<void> {
   process.exit(0);
 }
 
+/** The shipping configurations of a round: where the shipper runs, and entries per message. */
+const SHIPPERS = [
+  { key: 'wal1', title: 'in process, 1 entry/message', via: 'wal', pack: 1 },
+  { key: 'walP', title: `in process, packed (${PACK_DEFAULT})`, via: 'wal', pack: PACK_DEFAULT },
+  { key: 'dir1', title: 'directory process, 1 entry/message', via: 'dir', pack: 1 },
+  { key: 'dirP', title: `directory process, packed (${PACK_DEFAULT})`, via: 'dir', pack: PACK_DEFAULT },
+] as const;
+type ShipperKey = (typeof SHIPPERS)[number]['key'];
+
+interface Round {
+  alone: AloneResult;
+  shipped: Record<ShipperKey, ShippedResult>;
+  /** Packed, in process, at half the durable append rate (or half the packed shipping rate, if lower). */
+  steadyPacked: SteadyResult;
+  /** One entry per message, in process, at half of what that shipper sustained. */
+  steadySingle: SteadyResult;
+}
+
 async function main(): Promise<void> {
   const version = execFileSync('nats-server', ['--version'], { encoding: 'utf8' }).trim();
   const { url, child: server, dir } = await startServer();
   console.log(
-    `bench:ship — ${version}, JetStream file storage R1 on loopback; ${IN_FLIGHT} appends in flight, ${SECONDS} s per run, ${ROUNDS} rounds; Node ${process.version}; ${os.cpus().length} cores; ${new Date().toISOString()}`,
+    `bench:ship — ${version}, JetStream file storage R1 on loopback; ${IN_FLIGHT} appends in flight, ${SECONDS} s per run, ${ROUNDS} rounds; packed = entriesPerMessage ${PACK_DEFAULT}; Node ${process.version}; ${os.cpus().length} cores; ${new Date().toISOString()}`,
   );
-  const rows: { alone: AloneResult; shipped: ShippedResult; viaDir: ShippedResult; steady: SteadyResult }[] =
-    [];
+  const rows: Round[] = [];
+  let streams = 0;
+  // What every child must measure alike (a child reads only its own arguments).
+  const common = ['--seconds', String(SECONDS), '--in-flight', String(IN_FLIGHT), '--nice', String(NICE)];
+  const stream = (): string[] => ['--server', url, '--stream', `S${++streams}`, ...common];
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      const a = runChild<AloneResult>(SCRIPT, 'alone', []);
-      const s = runChild<ShippedResult>(SCRIPT, 'shipped', ['--server', url, '--stream', `SHIP${round}`]);
-      const d = runChild<ShippedResult>(SCRIPT, 'shipped', [
-        '--server',
-        url,
-        '--stream',
-        `DIR${round}`,
-        '--via',
-        'dir',
-      ]);
-      // Half of what the shipper sustains: half of the append rate would only build a backlog.
-      const rate = Math.round(Math.min(a.appendPerSec, s.shippedPerSecOverall) / 2);
-      const st = runChild<SteadyResult>(SCRIPT, 'steady', [
-        '--server',
-        url,
-        '--stream',
-        `STEADY${round}`,
+      const alone = runChild<AloneResult>(SCRIPT, 'alone', common);
+      const shipped = {} as Record<ShipperKey, ShippedResult>;
+      for (const c of SHIPPERS) {
+        shipped[c.key] = runChild<ShippedResult>(SCRIPT, 'shipped', [
+          ...stream(),
+          '--via',
+          c.via,
+          '--pack',
+          String(c.pack),
+        ]);
+      }
+      const packedRate = Math.round(Math.min(alone.appendPerSec, shipped.walP.shippedPerSecOverall) / 2);
+      const steadyPacked = runChild<SteadyResult>(SCRIPT, 'steady', [
+        ...stream(),
         '--rate',
-        String(rate),
+        String(packedRate),
+        '--pack',
+        String(PACK_DEFAULT),
       ]);
-      rows.push({ alone: a, shipped: s, viaDir: d, steady: st });
-      const line = (name: string, r: ShippedResult): string =>
-        `${name}: append ${fmt(r.appendPerSec)}/s (${fmt(r.appendPerSec / a.appendPerSec, 3)}x alone), shipped ${fmt(
-          r.shippedPerSecUnderLoad,
-        )}/s under load, ${fmt(r.shippedPerSecOverall)}/s overall (drain ${fmt(r.drainMs)} ms)`;
+      const singleRate = Math.round(Math.min(alone.appendPerSec, shipped.wal1.shippedPerSecOverall) / 2);
+      const steadySingle = runChild<SteadyResult>(SCRIPT, 'steady', [
+        ...stream(),
+        '--rate',
+        String(singleRate),
+        '--pack',
+        '1',
+      ]);
+      rows.push({ alone, shipped, steadyPacked, steadySingle });
+      const parts = SHIPPERS.map((c) => {
+        const r = shipped[c.key];
+        return `${c.title}: append ${fmt(r.appendPerSec)}/s (${fmt(r.appendPerSec / alone.appendPerSec, 3)}x), shipped ${fmt(r.shippedPerSecUnderLoad)}/s under load, ${fmt(r.shippedPerSecOverall)}/s overall (drain ${fmt(r.drainMs)} ms)`;
+      });
+      const steadyLine = (name: string, st: SteadyResult): string =>
+        `steady ${name} ${fmt(st.achievedPerSec)}/s: lag p50 ${fmt(st.lagMsP50, 2)} ms, p99 ${fmt(st.lagMsP99, 2)} ms, max ${fmt(st.lagMsMax, 2)} ms, ${fmt(st.lagEntriesP99)} entries p99`;
       console.log(
-        `round ${round + 1}: append alone ${fmt(a.appendPerSec)}/s; ${line('shipper in process', s)}; ${line(
-          'shipper process on the directory',
-          d,
-        )}; steady ${fmt(st.achievedPerSec)}/s: lag p50 ${fmt(st.lagMsP50, 2)} ms, p99 ${fmt(st.lagMsP99, 2)} ms, max ${fmt(
-          st.lagMsMax,
-          2,
-        )} ms, ${fmt(st.lagEntriesP99)} entries p99`,
+        `round ${round + 1}: append alone ${fmt(alone.appendPerSec)}/s; ${parts.join('; ')}; ${steadyLine('packed', steadyPacked)}; ${steadyLine('1/message', steadySingle)}`,
       );
     }
   } finally {
     server.kill('SIGTERM');
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  const m = (f: (r: (typeof rows)[number]) => number): number => medianOf(rows.map(f));
-  console.log('\nmedians over rounds (ratios: the median of the rounds’ own ratios)');
-  console.log('| | shipper in process (`Wal`) | shipper process (directory) |\n|---|--:|--:|');
-  console.log(`| durable append, no shipper | ${fmt(m((r) => r.alone.appendPerSec))}/s | |`);
+  const m = (f: (r: Round) => number, digits = 0): string => fmt(medianOf(rows.map(f)), digits);
+  console.log('\nmedians over rounds (ratios: the median of the rounds’ own ratios)\n');
   console.log(
-    `| durable append, shipper attached | ${fmt(m((r) => r.shipped.appendPerSec))}/s | ${fmt(m((r) => r.viaDir.appendPerSec))}/s |`,
+    `| | ${SHIPPERS.map((c) => c.title).join(' | ')} |\n|---|${SHIPPERS.map(() => '--:').join('|')}|`,
   );
+  const row = (name: string, f: (r: Round, k: ShipperKey) => string): void =>
+    console.log(`| ${name} | ${SHIPPERS.map((c) => f(rows[0], c.key)).join(' | ')} |`);
+  console.log(`| durable append, no shipper | ${m((r) => r.alone.appendPerSec)}/s | | | |`);
+  row('durable append, shipper attached', (_, k) => `${m((r) => r.shipped[k].appendPerSec)}/s`);
+  row(
+    'with / without shipper',
+    (_, k) => `**${m((r) => r.shipped[k].appendPerSec / r.alone.appendPerSec, 3)}x**`,
+  );
+  row('shipped while the appends ran', (_, k) => `${m((r) => r.shipped[k].shippedPerSecUnderLoad)}/s`);
+  row(
+    'shipped, first append → stream holds the last',
+    (_, k) => `${m((r) => r.shipped[k].shippedPerSecOverall)}/s`,
+  );
+  row(
+    'shipped / durable append rate alone',
+    (_, k) => `**${m((r) => r.shipped[k].shippedPerSecOverall / r.alone.appendPerSec, 3)}x**`,
+  );
+  const steadyRow = (name: string, f: (r: Round) => SteadyResult): void =>
+    console.log(
+      `| ${name} | ${m((r) => f(r).achievedPerSec)}/s | ${m((r) => f(r).achievedPerSec / r.alone.appendPerSec, 3)}x | ${m((r) => f(r).lagMsP50, 2)} ms | **${m((r) => f(r).lagMsP99, 2)} ms** | ${m((r) => f(r).lagMsMax, 2)} ms | ${m((r) => f(r).lagEntriesP99)} |`,
+    );
   console.log(
-    `| with / without shipper | ${fmt(
-      m((r) => r.shipped.appendPerSec / r.alone.appendPerSec),
-      3,
-    )}x | ${fmt(
-      m((r) => r.viaDir.appendPerSec / r.alone.appendPerSec),
-      3,
-    )}x |`,
+    '\nsteady load, shipper in process: lag from the durable acknowledgement to the stream’s\n\n| | rate | of append alone | p50 | p99 | max | lag p99, entries |\n|---|--:|--:|--:|--:|--:|--:|',
   );
-  console.log(
-    `| shipped, entries/s (from first append to the stream holding the last) | ${fmt(
-      m((r) => r.shipped.shippedPerSecOverall),
-    )}/s | ${fmt(m((r) => r.viaDir.shippedPerSecOverall))}/s |`,
-  );
-  console.log(
-    `| shipped / durable append rate alone | ${fmt(
-      m((r) => r.shipped.shippedPerSecOverall / r.alone.appendPerSec),
-      4,
-    )}x | ${fmt(
-      m((r) => r.viaDir.shippedPerSecOverall / r.alone.appendPerSec),
-      4,
-    )}x |`,
-  );
-  console.log(
-    `\nsteady load with the shipper in process, at half the shipping rate: ${fmt(m((r) => r.steady.achievedPerSec))}/s`,
-  );
-  console.log(
-    `lag from durable ack to stream ack: p50 ${fmt(
-      m((r) => r.steady.lagMsP50),
-      2,
-    )} ms, p99 ${fmt(
-      m((r) => r.steady.lagMsP99),
-      2,
-    )} ms, max ${fmt(
-      m((r) => r.steady.lagMsMax),
-      2,
-    )} ms; lag in entries p99 ${fmt(m((r) => r.steady.lagEntriesP99))}`,
-  );
+  steadyRow('packed', (r) => r.steadyPacked);
+  steadyRow('1 entry/message (at half its shipping rate)', (r) => r.steadySingle);
 }
 
 if (CHILD) await child(CHILD);

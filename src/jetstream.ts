@@ -1,6 +1,7 @@
 /**
- * `ringwal/jetstream`: ships a log to a NATS JetStream stream, each entry one message, in LSN
- * order, exactly once, resuming after whatever the stream holds (docs/JETSTREAM.md).
+ * `ringwal/jetstream`: ships a log to a NATS JetStream stream, each entry one message (or runs
+ * of entries packed into one, `entriesPerMessage`), in LSN order, exactly once, resuming after
+ * whatever the stream holds (docs/JETSTREAM.md). `shippedEntries(msg)` reads either back.
  *
  *   import { openWal } from 'ringwal';
  *   import { shipToJetStream } from 'ringwal/jetstream';
@@ -22,10 +23,19 @@ import { followRaw } from './reader/follow.js';
 import { readLogId } from './segment/log-id.js';
 import { Wal } from './wal.js';
 
+export {
+  HEADER_ENTRIES,
+  HEADER_LOG,
+  HEADER_LSN,
+  HEADER_TS,
+  messageId,
+  type ShippedEntry,
+  type ShippedMessage,
+  shippedEntries,
+} from './jetstream/message.js';
 export type { ShipperMetrics, ShipperState } from './jetstream/metrics.js';
 export type { CreateStreamOptions, ShipOptions } from './jetstream/options.js';
 export { Shipper } from './jetstream/shipper.js';
-export { HEADER_LOG, HEADER_LSN, HEADER_TS, messageId } from './jetstream/stream.js';
 
 /**
  * Starts shipping `source` (an open `Wal`, or the directory of a log another process may

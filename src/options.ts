@@ -417,6 +417,7 @@ export interface CheckedFollowOptions {
   maxEntryBytes: number;
   bufferBytes: number;
   pollMs: number;
+  readIntervalMs: number;
   signal: AbortSignal | null;
   onDeleted: ((range: { firstLsn: number; lastLsn: number }) => void) | null;
 }
@@ -430,6 +431,7 @@ export function checkFollowOptions(options: {
   maxEntryBytes?: number;
   bufferBytes?: number;
   pollMs?: number;
+  readIntervalMs?: number;
   signal?: AbortSignal;
   onDeleted?: (range: { firstLsn: number; lastLsn: number }) => void;
   threads?: number;
@@ -451,11 +453,16 @@ export function checkFollowOptions(options: {
   if (!Number.isSafeInteger(pollMs) || pollMs < 1 || pollMs > 60_000) {
     throw invalid('pollMs', 'an integer from 1 to 60000', pollMs);
   }
+  const readIntervalMs = options.readIntervalMs ?? 1;
+  if (typeof readIntervalMs !== 'number' || !(readIntervalMs >= 0 && readIntervalMs <= 60_000)) {
+    throw invalid('readIntervalMs', 'a number of ms from 0 to 60000', readIntervalMs);
+  }
   return {
     fromLsn: options.fromLsn === undefined ? null : positiveInteger(options.fromLsn, 'options.fromLsn'),
     maxEntryBytes: positiveInteger(options.maxEntryBytes ?? MAX_ENTRY_BYTES, 'options.maxEntryBytes'),
     bufferBytes: positiveInteger(options.bufferBytes ?? 16 * 1024 * 1024, 'options.bufferBytes'),
     pollMs,
+    readIntervalMs,
     signal: signal ?? null,
     onDeleted: onDeleted ?? null,
   };

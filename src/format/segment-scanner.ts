@@ -140,6 +140,15 @@ export interface ScanOptions {
    * be trusted to be the entries its name promises (docs/FORMAT.md, "Reading").
    */
   nameFirstLsn?: number;
+  /**
+   * Search the rest of the file past where the entries stop (default), to tell a torn or
+   * zero tail from damage with valid records after it. False for a follower at the live end of
+   * a segment being written: what follows the last entry there is the writer's next bytes or
+   * preallocated zeros, and searching them (the whole preallocation, at every wake-up) cost
+   * more than everything else; the follower searches once, when the segment is sealed. The
+   * result then has `damage.next` -1 and `allZeros` false: nothing is known past the stop.
+   */
+  searchPastStop?: boolean;
 }
 
 export function* scanSegment(
@@ -292,16 +301,19 @@ export function* scanSegment(
       }
       // The record at `pos` itself may be where the walk resumes: a valid one out of
       // sequence (entries missing before it) or one that cuts short an entry's fragments.
-      const found = yield* findNextRecord(
-        window,
-        pos + (damage?.past ?? 0),
-        fileSize,
-        result.lastLsn,
-        maxRecordBytes,
-        chunkBytes,
-        options.skipCorrupt === true,
-        result,
-      );
+      const found =
+        options.searchPastStop === false
+          ? { next: -1, nextLsn: 0, allZeros: false, syncedAfter: false, fileSize }
+          : yield* findNextRecord(
+              window,
+              pos + (damage?.past ?? 0),
+              fileSize,
+              result.lastLsn,
+              maxRecordBytes,
+              chunkBytes,
+              options.skipCorrupt === true,
+              result,
+            );
       fileSize = found.fileSize;
       const region: Damage = {
         offset: fragments ? fragmentOffset : pos,

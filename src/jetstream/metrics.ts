@@ -42,9 +42,9 @@ export interface ShipperMetrics {
   lagBytes: number;
   /** Entries published and acknowledged as stored (duplicates not counted). */
   published: number;
-  /** Publishes the stream acknowledged as duplicates (already stored: a replay after a failure). */
+  /** Entries the stream acknowledged as duplicates (already stored: a replay after a failure). */
   duplicates: number;
-  /** Publishes in flight now, and their bytes. */
+  /** Publishes (messages) in flight now, and their bytes. */
   inFlight: number;
   inFlightBytes: number;
   /** Times the connection to NATS was re-established after a loss. */
@@ -55,9 +55,9 @@ export interface ShipperMetrics {
   checkpoints: number;
   checkpointLsn: number;
   state: ShipperState;
-  /** Acknowledged publishes by the time from publish to acknowledgement: `count` took less than `underUs` µs. */
+  /** Acknowledged publishes (messages) by the time from publish to acknowledgement: `count` took less than `underUs` µs. */
   publishLatency: Array<{ underUs: number; count: number }>;
-  /** Publishes the histogram counted, their summed and longest latency in ms. */
+  /** Publishes (messages) the histogram counted, their summed and longest latency in ms. */
   acknowledged: number;
   publishLatencyMsTotal: number;
   publishLatencyMsMax: number;
@@ -76,10 +76,10 @@ export class ShipperCounters {
   latencyMsMax = 0;
   readonly latency = new Float64Array(LATENCY_BUCKET_US.length);
 
-  /** One acknowledged publish that took `ms`. */
-  acked(ms: number, duplicate: boolean): void {
-    if (duplicate) this.duplicates++;
-    else this.published++;
+  /** One acknowledged publish of `entries` entries that took `ms`. */
+  acked(ms: number, duplicate: boolean, entries: number): void {
+    if (duplicate) this.duplicates += entries;
+    else this.published += entries;
     this.acknowledged++;
     this.latencyMsTotal += ms;
     if (ms > this.latencyMsMax) this.latencyMsMax = ms;

@@ -1,6 +1,7 @@
 /**
- * The shipper: follows a log and publishes each entry to a JetStream stream, pipelined, in
- * LSN order, exactly once (docs/JETSTREAM.md).
+ * The shipper: follows a log and publishes its entries to a JetStream stream, one per message
+ * or packed in runs (`entriesPerMessage`), pipelined, in LSN order, exactly once
+ * (docs/JETSTREAM.md).
  *
  *   source (Wal.tailRaw / followRaw) ──► publish k, k+1, ... (up to a window in flight)
  *                                          each names its predecessor: Nats-Expected-Last-Msg-Id
@@ -21,23 +22,25 @@
  * while the subject's last sequence is always known; and a second shipper of the same log
  * cannot slip an old entry in after a newer one.
  */
-import type { JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstream';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode, WalError } from '../errors.js';
 import type { Follower, FollowOptions, RawEntry } from '../reader/follow.js';
 import type { Wal } from '../wal.js';
-import { ShipperCounters, type ShipperMetrics, type ShipperState } from './metrics.js';
-import type { FilledShipOptions } from './options.js';
 import {
-  ensureStream,
+  HEADER_ENTRIES,
   HEADER_LOG,
   HEADER_LSN,
   HEADER_TS,
-  type LastShipped,
-  lastShipped,
   messageId,
-} from './stream.js';
+  PACKED_ENTRY_HEADER_BYTES,
+  packEntries,
+} from './message.js';
+import { ShipperCounters, type ShipperMetrics, type ShipperState } from './metrics.js';
+import type { FilledShipOptions } from './options.js';
+import { AckedPublisher, type Answer, type Awaiting, PublishFailure } from './publisher.js';
+import { ensureStream, type LastShipped, lastShipped } from './stream.js';
 
 /** Where entries come from: an open log in this process, or a directory another process writes. */
 export interface ShipSource {
@@ -47,17 +50,20 @@ export interface ShipSource {
   follow(options: FollowOptions): Follower<RawEntry>;
 }
 
-/** A publish awaiting its acknowledgement. */
-interface InFlight {
-  lsn: number;
-  bytes: number;
-  sentAt: number;
-  result: Promise<PubAck | Failure>;
-}
-
-/** A publish that failed, kept as a value so the acknowledgement loop never sees a rejection. */
-class Failure {
-  constructor(readonly error: unknown) {}
+/** A publish awaiting its acknowledgement: entries `firstLsn..lsn`. */
+class InFlight implements Awaiting {
+  answer: Answer | null = null;
+  readonly sentAt = now();
+  constructor(
+    private readonly run: Run,
+    readonly firstLsn: number,
+    readonly lsn: number,
+    readonly bytes: number,
+  ) {}
+  answered(answer: Answer): void {
+    this.answer = answer;
+    if (this.run.queue[0] === this) this.run.changed.notify(); // acknowledgements are read in order
+  }
 }
 
 /** One pass from the stream's last message until a failure, a stop, or the source's end. */
@@ -68,9 +74,6 @@ interface Run {
   failure: unknown;
   /** The connection was lost: answers to what is in flight will not come. */
   abandoned: boolean;
-  /** Resolves (with null) when `abandoned` is set. */
-  abandon: Promise<null>;
-  abandonNow: () => void;
   /** No more publishes in this run. */
   sending: boolean;
   /** Wakes whoever waits for the queue to change (a publish, an acknowledgement, a failure). */
@@ -82,6 +85,16 @@ class Signal {
   private waiters: Array<() => void> = [];
   wait(): Promise<void> {
     return new Promise((resolve) => this.waiters.push(resolve));
+  }
+  /** Waits for a notification, or `ms` at most. */
+  waitAtMost(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
   notify(): void {
     const waiters = this.waiters;
@@ -119,7 +132,7 @@ export class Shipper {
   private inFlightBytes = 0;
   private stopping = false;
   private readonly stopController = new AbortController();
-  private readonly js: JetStreamClient;
+  private readonly publisher: AckedPublisher;
   private lastCheckpointAt = Number.NEGATIVE_INFINITY;
   private checkpointing: Promise<void> | null = null;
   private checkpointTimer: NodeJS.Timeout | null = null;
@@ -132,7 +145,7 @@ export class Shipper {
     private readonly jsm: JetStreamManager,
   ) {
     this.logId = source.logId;
-    this.js = jetstream(nc, { timeout: options.ackTimeoutMs });
+    this.publisher = new AckedPublisher(nc);
     this.state = 'connected';
     void this.watchStatus();
     this.closed = this.loop();
@@ -190,7 +203,6 @@ export class Shipper {
         const run = this.run;
         if (run) {
           run.abandoned = true;
-          run.abandonNow();
           this.fail(run, new Error(`disconnected from ${status.server}`));
         }
       } else if (status.type === 'reconnect') {
@@ -254,17 +266,11 @@ export class Shipper {
 
   /** Publishes from after `last` until a failure, a stop or the source's end. */
   private async pump(last: LastShipped): Promise<'ended' | 'stopped' | Run> {
-    let abandonNow = (): void => {};
-    const abandon = new Promise<null>((resolve) => {
-      abandonNow = () => resolve(null);
-    });
     const run: Run = {
       controller: new AbortController(),
       queue: [],
       failure: null,
       abandoned: false,
-      abandon,
-      abandonNow,
       sending: true,
       changed: new Signal(),
     };
@@ -280,16 +286,32 @@ export class Shipper {
     const acks = this.readAcks(run);
     let previous: string | null = null; // message id of the last publish of this run
     let readError: unknown = null;
+    const { entriesPerMessage, messageBytes } = this.options;
     try {
       outer: for await (const batch of follower) {
-        for (const entry of batch) {
-          if (entry.lsn <= last.lsn) continue;
-          if (entry.lsn > this.lastRead) this.lastRead = entry.lsn;
-          while (!this.hasRoom(run, entry.bytes.length) && run.failure === null && !this.stopping) {
+        let i = 0;
+        while (i < batch.length && batch[i].lsn <= last.lsn) i++;
+        while (i < batch.length) {
+          // The entries at hand, up to entriesPerMessage within messageBytes (at least one).
+          let end = i + 1;
+          let bytes = batch[i].bytes.length;
+          if (entriesPerMessage > 1) {
+            bytes += PACKED_ENTRY_HEADER_BYTES;
+            while (end < batch.length && end - i < entriesPerMessage) {
+              const more = PACKED_ENTRY_HEADER_BYTES + batch[end].bytes.length;
+              if (bytes + more > messageBytes) break;
+              bytes += more;
+              end++;
+            }
+          }
+          const lastLsn = batch[end - 1].lsn;
+          if (lastLsn > this.lastRead) this.lastRead = lastLsn;
+          while (!this.hasRoom(run, bytes) && run.failure === null && !this.stopping) {
             await run.changed.wait();
           }
           if (run.failure !== null || this.stopping) break outer;
-          previous = this.publish(run, entry, previous, last.seq);
+          previous = this.publish(run, batch, i, end, bytes, previous, last.seq);
+          i = end;
         }
       }
     } catch (e) {
@@ -309,32 +331,41 @@ export class Shipper {
   private hasRoom(run: Run, bytes: number): boolean {
     const queued = run.queue.length;
     if (queued === 0) return true;
-    return queued < this.options.windowEntries && this.inFlightBytes + bytes <= this.options.windowBytes;
+    return queued < this.options.windowMessages && this.inFlightBytes + bytes <= this.options.windowBytes;
   }
 
-  /** Publishes `entry`; returns its message id (the next publish's expected predecessor). */
-  private publish(run: Run, entry: RawEntry, previous: string | null, lastSeq: number): string {
-    const id = messageId(this.logId, entry.lsn);
+  /**
+   * Publishes `batch[from..to)` as one message (one entry as it is, more packed); returns its
+   * message id (the next publish's expected predecessor).
+   */
+  private publish(
+    run: Run,
+    batch: readonly RawEntry[],
+    from: number,
+    to: number,
+    bytes: number,
+    previous: string | null,
+    lastSeq: number,
+  ): string {
+    const first = batch[from];
+    const lastLsn = batch[to - 1].lsn;
+    const id = messageId(this.logId, first.lsn, lastLsn);
     const h = headers();
+    h.set('Nats-Msg-Id', id);
+    if (previous === null) h.set('Nats-Expected-Last-Subject-Sequence', String(lastSeq));
+    else h.set('Nats-Expected-Last-Msg-Id', previous);
     h.set(HEADER_LOG, this.logId);
-    h.set(HEADER_LSN, String(entry.lsn));
-    h.set(HEADER_TS, String(entry.ts));
-    const expect = previous === null ? { lastSubjectSequence: lastSeq } : { lastMsgID: previous };
-    let result: Promise<PubAck | Failure>;
-    try {
-      result = this.js
-        .publish(this.options.subject, entry.bytes, {
-          msgID: id,
-          headers: h,
-          expect,
-          timeout: this.options.ackTimeoutMs,
-        })
-        .catch((e: unknown) => new Failure(e));
-    } catch (e) {
-      result = Promise.resolve(new Failure(e));
+    h.set(HEADER_LSN, String(first.lsn));
+    h.set(HEADER_TS, String(first.ts));
+    let data = first.bytes;
+    if (to - from > 1) {
+      h.set(HEADER_ENTRIES, String(to - from));
+      data = packEntries(batch, from, to, bytes);
     }
-    run.queue.push({ lsn: entry.lsn, bytes: entry.bytes.length, sentAt: now(), result });
-    this.inFlightBytes += entry.bytes.length;
+    const inFlight = new InFlight(run, first.lsn, lastLsn, bytes);
+    run.queue.push(inFlight);
+    this.inFlightBytes += bytes;
+    this.publisher.publish(this.options.subject, data, h, inFlight);
     run.changed.notify();
     return id;
   }
@@ -344,7 +375,7 @@ export class Shipper {
     while (true) {
       const head = run.queue[0];
       if (head === undefined) {
-        if (!run.sending) return;
+        if (!run.sending) break;
         await run.changed.wait();
         continue;
       }
@@ -355,23 +386,36 @@ export class Shipper {
         run.changed.notify();
         continue;
       }
-      const result = await Promise.race([head.result, run.abandon]);
-      if (result === null) continue; // abandoned: dropped above
+      const answer = head.answer;
+      if (answer === null) {
+        const left = head.sentAt + this.options.ackTimeoutMs - now();
+        if (left > 0) {
+          await run.changed.waitAtMost(left);
+          continue;
+        }
+        head.answered(
+          new PublishFailure(
+            new Error(`no acknowledgement within ackTimeoutMs (${this.options.ackTimeoutMs} ms)`),
+          ),
+        );
+        continue;
+      }
       run.queue.shift();
       this.inFlightBytes -= head.bytes;
       run.changed.notify();
       if (run.failure !== null) continue;
-      if (result instanceof Failure) {
-        this.fail(run, result.error);
+      if (answer instanceof PublishFailure) {
+        this.fail(run, answer.error);
         continue;
       }
-      this.counters.acked(now() - head.sentAt, result.duplicate);
+      this.counters.acked(now() - head.sentAt, answer.duplicate, head.lsn - head.firstLsn + 1);
       if (head.lsn > this.shipped) this.shipped = head.lsn;
       if (run.queue.length === 0 || run.queue.length % 64 === 0) {
         this.options.onShipped?.(this.shipped);
         this.maybeCheckpoint();
       }
     }
+    this.publisher.forget(); // answers still to come belong to nobody now
   }
 
   private fail(run: Run, error: unknown): void {
@@ -425,6 +469,7 @@ export class Shipper {
       this.maybeCheckpoint(true);
       await this.checkpointing;
     }
+    this.publisher.close();
     await this.nc.close().catch(() => {});
   }
 }

@@ -6,17 +6,8 @@
  */
 import { JetStreamApiError, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { ErrorCode, WalError } from '../errors.js';
+import { HEADER_ENTRIES, HEADER_LOG, HEADER_LSN } from './message.js';
 import type { FilledShipOptions } from './options.js';
-
-/** Message headers each shipped entry carries (docs/JETSTREAM.md "Messages"). */
-export const HEADER_LOG = 'Ringwal-Log';
-export const HEADER_LSN = 'Ringwal-Lsn';
-export const HEADER_TS = 'Ringwal-Ts';
-
-/** The message id of entry `lsn` of log `logId`: what the stream's duplicate window matches. */
-export function messageId(logId: string, lsn: number): string {
-  return `${logId}:${lsn}`;
-}
 
 /** Whether a stream subject (possibly with wildcards) matches a literal subject. */
 export function subjectMatches(pattern: string, subject: string): boolean {
@@ -84,7 +75,7 @@ export async function ensureStream(jsm: JetStreamManager, options: FilledShipOpt
 
 /** The subject's last message, as far as resuming needs it. */
 export interface LastShipped {
-  /** Its `Ringwal-Lsn`; 0 when the subject holds no message. */
+  /** The LSN of its last entry; 0 when the subject holds no message. */
   lsn: number;
   /** Its stream sequence; 0 when the subject holds no message. */
   seq: number;
@@ -103,8 +94,16 @@ export async function lastShipped(
   const message = await jsm.streams.getMessage(stream, { last_by_subj: subject });
   if (message === null) return { lsn: 0, seq: 0 };
   const log = message.header.get(HEADER_LOG);
-  const lsn = Number(message.header.get(HEADER_LSN));
-  if (log !== logId || !Number.isSafeInteger(lsn) || lsn < 1) {
+  const first = Number(message.header.get(HEADER_LSN));
+  const entries = Number(message.header.get(HEADER_ENTRIES) || 1); // a packed run, or one entry
+  const lsn = first + entries - 1;
+  if (
+    log !== logId ||
+    !Number.isSafeInteger(first) ||
+    first < 1 ||
+    !Number.isSafeInteger(entries) ||
+    entries < 1
+  ) {
     const whose = log === '' ? 'a message not shipped by ringwal' : `messages of another log (${log})`;
     throw new WalError(
       ErrorCode.INVALID_OPTION,

@@ -31,23 +31,46 @@ import type { DeletedRange, FollowOptions, FollowSource, RawEntry, WalEntry } fr
 
 export type { DeletedRange, FollowOptions, FollowSource, RawEntry } from './types.js';
 
+/** The smallest read at the live end of a segment (see `Follower.liveChunkBytes`). */
+const LIVE_CHUNK_MIN = 16 * 1024;
+
 /** How stale `bytesBehind()` may be before it measures again. */
 const BEHIND_REFRESH_MS = 250;
 
 /** Turns a run's entries into what the follower hands out: decoded or raw. */
-type Take<T> = (run: EntryRun, k: number, path: string) => T;
+interface Take<T> {
+  /** Called with each run before its entries are taken. */
+  run?(run: EntryRun): void;
+  entry(run: EntryRun, k: number, path: string): T;
+}
 
-const takeDecoded: Take<WalEntry> = (run, k, path) => ({
-  lsn: run.lsns[k],
-  ts: run.ts[k],
-  value: decodeStoredAt(run.bytes, run.starts[k], run.ends[k], path, run.offsets[k]),
-});
+const takeDecoded: Take<WalEntry> = {
+  entry: (run, k, path) => ({
+    lsn: run.lsns[k],
+    ts: run.ts[k],
+    value: decodeStoredAt(run.bytes, run.starts[k], run.ends[k], path, run.offsets[k]),
+  }),
+};
 
-const takeRaw: Take<RawEntry> = (run, k) => ({
-  lsn: run.lsns[k],
-  ts: run.ts[k],
-  bytes: run.bytes.slice(run.starts[k], run.ends[k]),
-});
+/**
+ * Raw entries. A run's bytes are a read buffer the next read reuses, so they are copied: once
+ * per run, each entry a view of the copy (a copy per entry cost the shipper most of its time).
+ */
+function takeRaw(): Take<RawEntry> {
+  let copy: Uint8Array = new Uint8Array(0);
+  let base = 0;
+  return {
+    run(run) {
+      base = run.count > 0 ? run.starts[0] : 0;
+      copy = run.count > 0 ? run.bytes.slice(base, run.ends[run.count - 1]) : new Uint8Array(0);
+    },
+    entry: (run, k) => ({
+      lsn: run.lsns[k],
+      ts: run.ts[k],
+      bytes: copy.subarray(run.starts[k] - base, run.ends[k] - base),
+    }),
+  };
+}
 
 /** Decoded entries of a directory another process may be writing, following it. */
 export function followDirectory(dir: string, options: FollowOptions = {}): Follower<WalEntry> {
@@ -58,7 +81,7 @@ export function followDirectory(dir: string, options: FollowOptions = {}): Follo
 /** Raw entries (values undecoded) of a directory, following it. */
 export function followRaw(dir: string, options: FollowOptions = {}): Follower<RawEntry> {
   const checked = checkFollowOptions(options);
-  return new Follower(new DirectoryWatch(dir, checked.pollMs), checked, takeRaw);
+  return new Follower(new DirectoryWatch(dir, checked.pollMs), checked, takeRaw());
 }
 
 /** Decoded or raw entries from `source` (a log open in this process). */
@@ -68,7 +91,7 @@ export function followSource<T extends 'decoded' | 'raw'>(
   form: T,
 ): Follower<T extends 'raw' ? RawEntry : WalEntry> {
   const checked = checkFollowOptions(options);
-  const take = (form === 'raw' ? takeRaw : takeDecoded) as Take<T extends 'raw' ? RawEntry : WalEntry>;
+  const take = (form === 'raw' ? takeRaw() : takeDecoded) as Take<T extends 'raw' ? RawEntry : WalEntry>;
   return new Follower(source, checked, take);
 }
 
@@ -95,6 +118,12 @@ export class Follower<T extends { lsn: number }> implements AsyncGenerator<T[], 
   private startReported: boolean;
   private cursor: Cursor | null = null;
   private readonly chunkBytes: number;
+  /**
+   * Read size at the live end of a segment: about twice what the last pass there consumed
+   * (from LIVE_CHUNK_MIN up to `chunkBytes`). The file past the live end is preallocated zeros;
+   * reading a full chunk of them (and a chunk ahead) at every wake-up cost more than the entries.
+   */
+  private liveChunkBytes = LIVE_CHUNK_MIN;
   private readonly batches: AsyncGenerator<T[], void, undefined>;
 
   constructor(
@@ -190,8 +219,14 @@ export class Follower<T extends { lsn: number }> implements AsyncGenerator<T[], 
     try {
       while (!this.aborted()) {
         yield* this.pass(this.source.limit());
+        const passEnd = performance.now();
         if (this.aborted()) return;
-        if (!(await this.waitForMore())) {
+        const more = await this.waitForMore();
+        // Under a high append rate more comes at every group commit: gather some before the
+        // next read (a read of the live end costs the same for one entry as for a thousand).
+        const wait = this.options.readIntervalMs - (performance.now() - passEnd);
+        if (more && wait > 0 && !this.aborted()) await new Promise((resolve) => setTimeout(resolve, wait));
+        if (!more) {
           // The log closed: what it made durable before closing is delivered, then the end.
           yield* this.pass(this.source.limit());
           return;
@@ -280,18 +315,38 @@ export class Follower<T extends { lsn: number }> implements AsyncGenerator<T[], 
     limit: number,
   ): AsyncGenerator<T[], ScanResult | null, undefined> {
     const path = cursor.segment.path;
-    const reads = new ReadAhead(cursor.handle as fs.promises.FileHandle, fileSize, this.chunkBytes);
+    const chunk = cursor.sealed ? this.chunkBytes : Math.min(this.chunkBytes, this.liveChunkBytes);
+    const reads = new ReadAhead(
+      cursor.handle as fs.promises.FileHandle,
+      fileSize,
+      chunk - (chunk % 8),
+      cursor.sealed,
+    );
+    const from = cursor.offset;
     const walk = scanSegment(fileSize, {
       maxEntryBytes: this.options.maxEntryBytes,
       chunkBytes: reads.chunkBytes,
       nameFirstLsn: cursor.segment.firstLsn,
       startAt: cursor.offset > 0 ? { offset: cursor.offset, lsn: cursor.lsn } : undefined,
+      // Past the live end lie the writer's next bytes and preallocated zeros: searching them at
+      // every wake-up cost O(preallocation) each. A sealed segment's last read searches, once,
+      // so that damage followed by valid records is reported (checkSealedEnd).
+      searchPastStop: cursor.sealed,
     });
     try {
       let reply: Uint8Array | undefined;
       while (true) {
         const step = walk.next(reply);
-        if (step.done) return step.value;
+        if (step.done) {
+          if (!cursor.sealed) {
+            const consumed = cursor.offset - from;
+            this.liveChunkBytes = Math.max(
+              LIVE_CHUNK_MIN,
+              Math.min(this.chunkBytes, 2 ** Math.ceil(Math.log2(2 * consumed + 1))),
+            );
+          }
+          return step.value;
+        }
         reply = undefined;
         const item = step.value;
         if (item.kind === 'read') {
@@ -302,6 +357,7 @@ export class Follower<T extends { lsn: number }> implements AsyncGenerator<T[], 
           }
         } else if (item.kind === 'entries') {
           // Consumed before the walk goes on: the run's bytes may be a buffer the next read reuses.
+          this.take.run?.(item);
           let batch: T[] = [];
           for (let k = 0; k < item.count; k++) {
             const lsn = item.lsns[k];
@@ -309,7 +365,7 @@ export class Follower<T extends { lsn: number }> implements AsyncGenerator<T[], 
             if (lsn >= this.nextLsn) {
               let entry: T;
               try {
-                entry = this.take(item, k, path);
+                entry = this.take.entry(item, k, path);
               } catch (error) {
                 if (batch.length > 0) yield batch; // every entry before the bad one is delivered
                 throw error;

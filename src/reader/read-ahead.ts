@@ -63,10 +63,15 @@ export class ReadAhead {
   private held: Held | null = null;
   private pending: Pending | null = null;
 
+  /**
+   * `ahead` false: read only what is asked for. A follower at the live end of a segment wants
+   * that: past the entries lie preallocated zeros, and a chunk read ahead would read them.
+   */
   constructor(
     private readonly handle: fs.promises.FileHandle,
     private readonly fileSize: number,
     readonly chunkBytes: number,
+    private readonly ahead = true,
   ) {}
 
   /**
@@ -117,7 +122,7 @@ export class ReadAhead {
   /** Starts reading the chunk after what the walk holds, into the other buffer. */
   private readOn(): void {
     const held = this.held;
-    if (held === null || this.pending !== null || held.end >= this.fileSize) return;
+    if (!this.ahead || held === null || this.pending !== null || held.end >= this.fileSize) return;
     const index = held.index === 0 ? 1 : 0;
     // Room for a carry in front, and the chunk at the same place modulo 8 as in the file, so
     // the records in it stay aligned for the word loads (src/format/entry-run.ts).

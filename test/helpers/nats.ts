@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { shippedEntries } from '../../src/jetstream.js';
 import { tempDir } from './tmp.js';
 
 /** The nats-server binary, or null when it is not installed. */
@@ -254,7 +255,7 @@ export async function waitForJetStream(urls: string[], timeoutMs = 30_000): Prom
   }
 }
 
-/** A message of the stream as the tests check it. */
+/** An entry of the stream as the tests check it, with the message that holds it. */
 export interface StoredEntry {
   seq: number;
   subject: string;
@@ -263,9 +264,11 @@ export interface StoredEntry {
   ts: number;
   msgId: string;
   data: Uint8Array;
+  /** Entries in the message that holds this one (1 unless packed). */
+  entries: number;
 }
 
-/** Every message of `stream` (in stream order), read with an ordered consumer. */
+/** Every entry of `stream` (in stream order, packed messages unpacked), read with an ordered consumer. */
 export async function readStream(urls: string[], stream: string): Promise<StoredEntry[]> {
   const nc = await connectTo(urls);
   try {
@@ -279,15 +282,19 @@ export async function readStream(urls: string[], stream: string): Promise<Stored
     const messages = await consumer.consume();
     for await (const m of messages) {
       const h = m.headers;
-      out.push({
-        seq: m.seq,
-        subject: m.subject,
-        log: h?.get('Ringwal-Log') ?? '',
-        lsn: Number(h?.get('Ringwal-Lsn')),
-        ts: Number(h?.get('Ringwal-Ts')),
-        msgId: h?.get('Nats-Msg-Id') ?? '',
-        data: m.data,
-      });
+      const entries = shippedEntries(m);
+      for (const entry of entries) {
+        out.push({
+          seq: m.seq,
+          subject: m.subject,
+          log: h?.get('Ringwal-Log') ?? '',
+          lsn: entry.lsn,
+          ts: entry.ts,
+          msgId: h?.get('Nats-Msg-Id') ?? '',
+          data: entry.bytes,
+          entries: entries.length,
+        });
+      }
       if (m.seq >= last) break;
     }
     await messages.close();
@@ -297,13 +304,15 @@ export async function readStream(urls: string[], stream: string): Promise<Stored
   }
 }
 
-/** The `Ringwal-Lsn` of the last message on `subject`, 0 if none. */
+/** The LSN of the last entry on `subject` (the last of a packed message), 0 if none. */
 export async function lastLsnOn(urls: string[], stream: string, subject: string): Promise<number> {
   const nc = await connectTo(urls);
   try {
     const jsm = await jetstreamManager(nc, { timeout: 10_000 });
     const m = await jsm.streams.getMessage(stream, { last_by_subj: subject });
-    return m === null ? 0 : Number(m.header.get('Ringwal-Lsn'));
+    return m === null
+      ? 0
+      : Number(m.header.get('Ringwal-Lsn')) + Number(m.header.get('Ringwal-Entries') || 1) - 1;
   } finally {
     await nc.close();
   }

@@ -9,7 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openWal, type Wal } from '../../src/index.js';
 import { subjectMatches } from '../../src/jetstream/stream.js';
 import { messageId, type ShipOptions, shipToJetStream } from '../../src/jetstream.js';
-import { connectTo, type NatsServers, natsSkipReason, readStream, startNatsServer } from '../helpers/nats.js';
+import {
+  connectTo,
+  type NatsServers,
+  natsSkipReason,
+  readStream,
+  type StoredEntry,
+  startNatsServer,
+} from '../helpers/nats.js';
 import { tempDirs } from '../helpers/tmp.js';
 
 const skip = natsSkipReason();
@@ -176,6 +183,93 @@ describe.skipIf(skip !== null)(`shipToJetStream on one server${skip ? ` (skipped
     expect(stored.map((m) => m.lsn)).toEqual(Array.from({ length: 2000 }, (_, i) => i + 1));
   });
 
+  it('packs runs of entries into messages (entriesPerMessage), read back with shippedEntries; resumes across packed and single messages', async () => {
+    const { stream, subject } = nextNames();
+    const dir = temp.dir('ringwal-js-');
+    const wal = await openWal(dir);
+    await appendMany(wal, 1, 500);
+    const packed: ShipOptions = {
+      servers: servers.urls,
+      stream,
+      subject,
+      createStream: true,
+      entriesPerMessage: 64,
+      messageBytes: 4096,
+    };
+    let shipper = await shipToJetStream(wal, packed);
+    await appendMany(wal, 501, 700);
+    await until('1200 shipped', () => shipper.shippedLsn === 1200);
+    expect(shipper.metrics().published).toBe(1200);
+    await shipper.stop();
+
+    // One entry per message again, from where the packed messages end.
+    shipper = await shipToJetStream(wal, { servers: servers.urls, stream, subject });
+    await appendMany(wal, 1201, 50);
+    await until('1250 shipped', () => shipper.shippedLsn === 1250);
+    expect(shipper.metrics().published).toBe(50);
+    await shipper.stop();
+    // And packed again after single messages.
+    shipper = await shipToJetStream(wal, packed);
+    await appendMany(wal, 1251, 300);
+    await until('1550 shipped', () => shipper.shippedLsn === 1550);
+    expect(shipper.metrics().published).toBe(300);
+    await shipper.stop();
+    await wal.close();
+
+    const stored = await readStream(servers.urls, stream);
+    expect(stored.map((m) => m.lsn)).toEqual(Array.from({ length: 1550 }, (_, i) => i + 1));
+    const messages = new Map<number, StoredEntry[]>();
+    for (const m of stored) {
+      expect(unpack(m.data)).toEqual(entryValue(m.lsn));
+      expect(m.log).toBe(wal.logId);
+      expect(m.ts).toBeGreaterThan(0);
+      messages.set(m.seq, [...(messages.get(m.seq) ?? []), m]);
+    }
+    let packedMessages = 0;
+    for (const entries of messages.values()) {
+      const first = entries[0].lsn;
+      const last = entries.at(-1)!.lsn;
+      expect(entries.length).toBeLessThanOrEqual(64);
+      expect(entries[0].msgId).toBe(messageId(wal.logId, first, last));
+      const bytes = entries.reduce((n, e) => n + 12 + e.data.length, 0);
+      if (entries.length > 1) {
+        packedMessages++;
+        expect(bytes).toBeLessThanOrEqual(4096);
+      }
+      if (first > 1200 && last <= 1250) expect(entries.length).toBe(1);
+    }
+    expect(packedMessages).toBeGreaterThan(0);
+    expect(messages.size).toBeLessThan(1550 / 4); // packed, not one message per entry
+  });
+
+  it('retries publishes no stream answers (503) and ships everything once the stream is back', async () => {
+    const { stream, subject } = nextNames();
+    const wal = await openWal(temp.dir('ringwal-js-'));
+    const retries: string[] = [];
+    const shipper = await shipToJetStream(wal, {
+      servers: servers.urls,
+      stream,
+      subject,
+      createStream: true,
+      backoffMaxMs: 200,
+      onRetry: (e) => retries.push(e.message),
+    });
+    await appendMany(wal, 1, 200);
+    await until('200 shipped', () => shipper.shippedLsn === 200);
+    const nc = await connectTo(servers.urls);
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(stream); // publishes now reach no stream: the server answers 503
+    await appendMany(wal, 201, 100);
+    // The shipper retries, creates the stream again (createStream) and ships from the log's start.
+    await until('a new stream with all 300', () => retries.length > 0 && shipper.shippedLsn === 300);
+    await shipper.stop();
+    await wal.close();
+    await nc.close();
+    expect(retries.some((m) => m.includes('503'))).toBe(true);
+    const stored = await readStream(servers.urls, stream);
+    expect(stored.map((m) => m.lsn)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+  });
+
   it('ends by itself when its log closes', async () => {
     const { stream, subject } = nextNames();
     const wal = await openWal(temp.dir('ringwal-js-'));
@@ -293,7 +387,7 @@ describe.skipIf(skip !== null)(`shipToJetStream on one server${skip ? ` (skipped
       ['a stream with a dot', { ...good, stream: 'a.b' }, 'options.stream'],
       ['no subject', { ...good, subject: undefined }, 'options.subject'],
       ['a wildcard subject', { ...good, subject: 'wal.*' }, 'options.subject'],
-      ['window 0', { ...good, windowEntries: 0 }, 'options.windowEntries'],
+      ['window 0', { ...good, windowMessages: 0 }, 'options.windowMessages'],
       ['windowBytes 0', { ...good, windowBytes: 0 }, 'options.windowBytes'],
       ['an unknown option', { ...good, speed: 'fast' }, 'options.speed'],
       ['bad createStream', { ...good, createStream: { replicas: 0 } }, 'options.createStream.replicas'],
