@@ -11,8 +11,8 @@
  *              packed (`entriesPerMessage`, `--packed`, default 1024). Also: entries the
  *              stream acknowledged during the load, and the rate from the first append until
  *              the stream held the last.
- *   steady   — an open loop with the shipper in process: packed at half the durable append
- *              rate (the issue's load), and one entry per message at half of what that shipper
+ *   steady   — an open loop with the shipper in process (after a second's warm-up): packed at
+ *              half the durable append rate (the issue's load), and one entry per message at half of what that shipper
  *              sustained (half of the append rate would only build a backlog). Measures the lag
  *              from an entry's durable acknowledgement to the stream's acknowledgement of it
  *              (every 16th entry, read each millisecond), and the lag in entries.
@@ -47,10 +47,13 @@ const NICE = Number(arg('nice') ?? 0);
 const PACK = Number(arg('pack') ?? 1);
 /** The packed configurations' `entriesPerMessage`: a follower's batch. */
 const PACK_DEFAULT = Number(arg('packed') ?? 1024);
+const STEADY_WARMUP_MS = 1000;
 const SCRIPT = fileURLToPath(import.meta.url);
 
 interface AloneResult {
   appendPerSec: number;
+  /** CPU time of the appending process (main thread, writer, everything) per entry. */
+  cpuUsPerEntry: number;
 }
 interface ShippedResult {
   appendPerSec: number;
@@ -60,6 +63,10 @@ interface ShippedResult {
   shippedPerSecOverall: number;
   drainMs: number;
   entries: number;
+  /** CPU per entry from the load's start until the stream held the last: the appending process (with an in-process shipper), a directory shipper's process, nats-server. */
+  cpuUsPerEntry: number;
+  shipperProcessCpuUsPerEntry: number;
+  serverCpuUsPerEntry: number;
 }
 interface SteadyResult {
   ratePerSec: number;
@@ -69,6 +76,8 @@ interface SteadyResult {
   lagMsMax: number;
   lagEntriesP99: number;
   lagEntriesMax: number;
+  /** Appends refused with WAL_BACKPRESSURE: the rate was more than the writer could take. */
+  rejected: number;
 }
 
 function freePort(): Promise<number> {
@@ -101,6 +110,14 @@ async function startServer(): Promise<{ url: string; child: ChildProcess; dir: s
   return { url: `nats://127.0.0.1:${port}`, child, dir };
 }
 
+/** CPU time (user + system) a process has used, in µs, from /proc (Linux); 0 for none. */
+function cpuUsOf(pid: number | null): number {
+  if (!pid) return 0;
+  // Fields 14 and 15 of /proc/PID/stat, in clock ticks (100 per second on Linux).
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 function logDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'ringwal-bench-ship-'));
 }
@@ -109,14 +126,20 @@ async function alone(): Promise<AloneResult> {
   const dir = logDir();
   const wal = await openWal(dir);
   await closedLoop(() => wal.append(standardEntry(0)), IN_FLIGHT, 0.3); // warm-up
+  const before = wal.lastLsn;
+  const cpu = process.cpuUsage();
   const r = await closedLoop((i) => wal.append(standardEntry(i)), IN_FLIGHT, SECONDS);
+  const used = process.cpuUsage(cpu);
+  const entries = wal.lastLsn - before;
   await wal.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  return { appendPerSec: r.entriesPerSec };
+  return { appendPerSec: r.entriesPerSec, cpuUsPerEntry: (used.user + used.system) / entries };
 }
 
 /** What a shipper reports: in this process, or in a process of its own following the directory. */
 interface ShipperHandle {
+  /** The shipper's own process, or null when it runs in this one. */
+  pid: number | null;
   shippedLsn(): number;
   stop(): Promise<void>;
 }
@@ -129,7 +152,7 @@ async function inProcessShipper(wal: Wal, server: string, stream: string): Promi
     createStream: true,
     entriesPerMessage: PACK,
   });
-  return { shippedLsn: () => shipper.shippedLsn, stop: () => shipper.stop() };
+  return { pid: null, shippedLsn: () => shipper.shippedLsn, stop: () => shipper.stop() };
 }
 
 /** A shipper process following `dir` (`--child ship-dir`), reporting its shipped LSN on stdout. */
@@ -163,6 +186,7 @@ async function directoryShipper(dir: string, server: string, stream: string): Pr
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   return {
+    pid: child.pid as number,
     shippedLsn: () => shipped,
     stop: async () => {
       child.kill('SIGTERM');
@@ -200,6 +224,8 @@ async function shipped(server: string, stream: string, via: string): Promise<Shi
   while (shipper.shippedLsn() < wal.lastLsn) await new Promise((resolve) => setTimeout(resolve, 5));
   const firstLsn = wal.lastLsn;
   const shippedBefore = shipper.shippedLsn();
+  const serverPid = Number(arg('server-pid'));
+  const cpu0 = { self: process.cpuUsage(), shipper: cpuUsOf(shipper.pid), server: cpuUsOf(serverPid) };
   const t0 = performance.now();
   const r = await closedLoop((i) => wal.append(standardEntry(i)), IN_FLIGHT, SECONDS);
   const loadEnd = performance.now();
@@ -207,6 +233,9 @@ async function shipped(server: string, stream: string, via: string): Promise<Shi
   const last = wal.lastLsn;
   while (shipper.shippedLsn() < last) await new Promise((resolve) => setTimeout(resolve, 1));
   const drained = performance.now();
+  const self = process.cpuUsage(cpu0.self);
+  const shipperCpu = cpuUsOf(shipper.pid) - cpu0.shipper;
+  const serverCpu = cpuUsOf(serverPid) - cpu0.server;
   await shipper.stop();
   await wal.close();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -216,6 +245,9 @@ async function shipped(server: string, stream: string, via: string): Promise<Shi
     shippedPerSecOverall: (last - firstLsn) / ((drained - t0) / 1000),
     drainMs: drained - loadEnd,
     entries: last - firstLsn,
+    cpuUsPerEntry: (self.user + self.system) / (last - firstLsn),
+    shipperProcessCpuUsPerEntry: shipperCpu / (last - firstLsn),
+    serverCpuUsPerEntry: serverCpu / (last - firstLsn),
   };
 }
 
@@ -234,16 +266,29 @@ async function steady(server: string, stream: string, ratePerSec: number): Promi
   const lagMs: number[] = [];
   const lagEntries: number[] = [];
   let appended = 0;
+  let rejected = 0;
   const t0 = performance.now();
-  const end = t0 + SECONDS * 1000;
+  // The first second warms up (JIT, the stream's first writes) and is not measured: its lag
+  // (up to ~0.4 s in a fresh process) is not what a running shipper shows.
+  const measureFrom = t0 + STEADY_WARMUP_MS;
+  const end = measureFrom + SECONDS * 1000;
   await new Promise<void>((resolve) => {
     const tick = setInterval(() => {
       const now = performance.now();
-      const due = Math.min(ratePerSec * ((Math.min(now, end) - t0) / 1000), ratePerSec * SECONDS);
-      while (appended < due) {
+      const due = ratePerSec * ((Math.min(now, end) - t0) / 1000);
+      while (appended + rejected < due) {
+        let promise: Promise<number>;
+        try {
+          promise = wal.append(standardEntry(appended + 1));
+        } catch (e) {
+          // The writer fell behind the open loop by maxPendingBytes: this rate cannot be held.
+          if ((e as { code?: string }).code !== 'WAL_BACKPRESSURE') throw e;
+          rejected++;
+          continue;
+        }
         appended++;
-        const promise = wal.append(standardEntry(appended));
-        if ((appended & 15) === 0) promise.then((lsn) => acked.set(lsn, performance.now()));
+        if ((appended & 15) === 0 && now >= measureFrom)
+          promise.then((lsn) => acked.set(lsn, performance.now()));
       }
       const shippedLsn = shipper.shippedLsn;
       for (const [lsn, at] of acked) {
@@ -251,14 +296,14 @@ async function steady(server: string, stream: string, ratePerSec: number): Promi
         lagMs.push(now - at);
         acked.delete(lsn);
       }
-      lagEntries.push(Math.max(0, wal.durableLsn - shippedLsn));
+      if (now >= measureFrom) lagEntries.push(Math.max(0, wal.durableLsn - shippedLsn));
       if (now >= end && acked.size === 0 && shippedLsn >= wal.lastLsn) {
         clearInterval(tick);
         resolve();
       }
     }, 1);
   });
-  const elapsed = (end - t0) / 1000;
+  const elapsed = (end - t0) / 1000; // appends ran at the rate from t0
   await shipper.stop();
   await wal.close();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -272,6 +317,7 @@ async function steady(server: string, stream: string, ratePerSec: number): Promi
     lagMsMax: ms[ms.length - 1] ?? 0,
     lagEntriesP99: percentile(entries, 0.99),
     lagEntriesMax: entries[entries.length - 1] ?? 0,
+    rejected,
   };
 }
 
@@ -299,7 +345,7 @@ type ShipperKey = (typeof SHIPPERS)[number]['key'];
 interface Round {
   alone: AloneResult;
   shipped: Record<ShipperKey, ShippedResult>;
-  /** Packed, in process, at half the durable append rate (or half the packed shipping rate, if lower). */
+  /** Packed, in process, at half the durable append rate. */
   steadyPacked: SteadyResult;
   /** One entry per message, in process, at half of what that shipper sustained. */
   steadySingle: SteadyResult;
@@ -315,7 +361,15 @@ async function main(): Promise<void> {
   let streams = 0;
   // What every child must measure alike (a child reads only its own arguments).
   const common = ['--seconds', String(SECONDS), '--in-flight', String(IN_FLIGHT), '--nice', String(NICE)];
-  const stream = (): string[] => ['--server', url, '--stream', `S${++streams}`, ...common];
+  const stream = (): string[] => [
+    '--server',
+    url,
+    '--server-pid',
+    String(server.pid),
+    '--stream',
+    `S${++streams}`,
+    ...common,
+  ];
   try {
     for (let round = 0; round < ROUNDS; round++) {
       const alone = runChild<AloneResult>(SCRIPT, 'alone', common);
@@ -329,7 +383,8 @@ async function main(): Promise<void> {
           String(c.pack),
         ]);
       }
-      const packedRate = Math.round(Math.min(alone.appendPerSec, shipped.walP.shippedPerSecOverall) / 2);
+      // The issue's load: half of the durable append rate alone.
+      const packedRate = Math.round(alone.appendPerSec / 2);
       const steadyPacked = runChild<SteadyResult>(SCRIPT, 'steady', [
         ...stream(),
         '--rate',
@@ -351,7 +406,7 @@ async function main(): Promise<void> {
         return `${c.title}: append ${fmt(r.appendPerSec)}/s (${fmt(r.appendPerSec / alone.appendPerSec, 3)}x), shipped ${fmt(r.shippedPerSecUnderLoad)}/s under load, ${fmt(r.shippedPerSecOverall)}/s overall (drain ${fmt(r.drainMs)} ms)`;
       });
       const steadyLine = (name: string, st: SteadyResult): string =>
-        `steady ${name} ${fmt(st.achievedPerSec)}/s: lag p50 ${fmt(st.lagMsP50, 2)} ms, p99 ${fmt(st.lagMsP99, 2)} ms, max ${fmt(st.lagMsMax, 2)} ms, ${fmt(st.lagEntriesP99)} entries p99`;
+        `steady ${name} ${fmt(st.achievedPerSec)}/s: lag p50 ${fmt(st.lagMsP50, 2)} ms, p99 ${fmt(st.lagMsP99, 2)} ms, max ${fmt(st.lagMsMax, 2)} ms, ${fmt(st.lagEntriesP99)} entries p99${st.rejected > 0 ? `, ${fmt(st.rejected)} appends refused (WAL_BACKPRESSURE)` : ''}`;
       console.log(
         `round ${round + 1}: append alone ${fmt(alone.appendPerSec)}/s; ${parts.join('; ')}; ${steadyLine('packed', steadyPacked)}; ${steadyLine('1/message', steadySingle)}`,
       );
@@ -368,6 +423,7 @@ async function main(): Promise<void> {
   const row = (name: string, f: (r: Round, k: ShipperKey) => string): void =>
     console.log(`| ${name} | ${SHIPPERS.map((c) => f(rows[0], c.key)).join(' | ')} |`);
   console.log(`| durable append, no shipper | ${m((r) => r.alone.appendPerSec)}/s | | | |`);
+  console.log(`| CPU µs per entry, no shipper | ${m((r) => r.alone.cpuUsPerEntry, 2)} | | | |`);
   row('durable append, shipper attached', (_, k) => `${m((r) => r.shipped[k].appendPerSec)}/s`);
   row(
     'with / without shipper',
@@ -377,6 +433,11 @@ async function main(): Promise<void> {
   row(
     'shipped, first append → stream holds the last',
     (_, k) => `${m((r) => r.shipped[k].shippedPerSecOverall)}/s`,
+  );
+  row(
+    'CPU µs per entry: appending process (+ shipper process) + nats-server',
+    (_, k) =>
+      `${m((r) => r.shipped[k].cpuUsPerEntry, 2)} (+ ${m((r) => r.shipped[k].shipperProcessCpuUsPerEntry, 2)}) + ${m((r) => r.shipped[k].serverCpuUsPerEntry, 2)}`,
   );
   row(
     'shipped / durable append rate alone',

@@ -53,7 +53,10 @@ export interface ShipOptions {
    * as the log appends (docs/JETSTREAM.md "Packing").
    */
   entriesPerMessage?: number;
-  /** Most data bytes of a packed message (one larger entry still goes, alone). Default 512 KiB: under the server's 1 MiB `max_payload` with room for headers. */
+  /**
+   * Most data bytes of a packed message (one larger entry still goes, alone). Default 512 KiB.
+   * Packing never exceeds the server's `max_payload` (less 1 KiB for headers), whatever this says.
+   */
   messageBytes?: number;
   /** Most publishes (messages) awaiting their acknowledgement at once. Default 256. */
   windowMessages?: number;
@@ -79,6 +82,12 @@ export interface ShipOptions {
   onRetry?: (error: Error) => void;
   /** (A directory source only.) How often the follower looks for new entries, on top of file-system events. */
   pollMs?: number;
+  /**
+   * Least time between two reads of the log's end, in ms (the follower's `readIntervalMs`).
+   * Default 5: the entries of several group commits go out together, in fewer and fuller
+   * messages, for at most this much more lag (docs/JETSTREAM.md "Packing").
+   */
+  readIntervalMs?: number;
   /**
    * Extra options for `connect()` of `@nats-io/transport-node` (authentication, TLS, `name`,
    * `pingInterval`...). The shipper sets `servers`, `reconnect: true` and
@@ -113,6 +122,7 @@ export interface FilledShipOptions {
   onShipped: ((lsn: number) => void) | undefined;
   onRetry: ((error: Error) => void) | undefined;
   pollMs: number | undefined;
+  readIntervalMs: number;
   connection: Record<string, unknown>;
 }
 
@@ -120,6 +130,7 @@ export const SHIP_DEFAULTS = {
   entriesPerMessage: 1,
   messageBytes: 512 * 1024,
   windowMessages: 256,
+  readIntervalMs: 5,
   windowBytes: 8 * 1024 * 1024,
   ackTimeoutMs: 5000,
   backoffMinMs: 100,
@@ -153,6 +164,7 @@ const KNOWN = new Set<string>([
   'onShipped',
   'onRetry',
   'pollMs',
+  'readIntervalMs',
   'connection',
 ]);
 
@@ -237,6 +249,7 @@ export function checkShipOptions(options: unknown): FilledShipOptions {
   );
   const fromLsn = o.fromLsn === undefined ? undefined : integer(o, 'fromLsn', 1, Number.MAX_SAFE_INTEGER, 1);
   const pollMs = o.pollMs === undefined ? undefined : integer(o, 'pollMs', 1, 3_600_000, 0);
+  const readIntervalMs = integer(o, 'readIntervalMs', 0, 60_000, SHIP_DEFAULTS.readIntervalMs);
   if (o.checkpoint !== undefined && typeof o.checkpoint !== 'boolean') {
     throw invalid('checkpoint', 'a boolean', o.checkpoint);
   }
@@ -261,6 +274,7 @@ export function checkShipOptions(options: unknown): FilledShipOptions {
     onShipped: callback(o, 'onShipped'),
     onRetry: callback(o, 'onRetry'),
     pollMs,
+    readIntervalMs,
     connection: (o.connection as Record<string, unknown> | undefined) ?? {},
   };
 }

@@ -105,6 +105,9 @@ class Signal {
 
 const now = (): number => performance.now();
 
+/** Bytes of a server's max_payload left for a packed message's headers (ids, LSNs, ~200 bytes). */
+const HEADERS_ROOM = 1024;
+
 /** Fatal: retrying cannot help (bad configuration, a log that cannot be read, a deleted segment). */
 class Fatal {
   constructor(readonly error: unknown) {}
@@ -281,12 +284,17 @@ export class Shipper {
       fromLsn,
       signal: run.controller.signal,
       pollMs: this.options.pollMs,
+      readIntervalMs: this.options.readIntervalMs,
     });
     this.follower = follower;
     const acks = this.readAcks(run);
     let previous: string | null = null; // message id of the last publish of this run
     let readError: unknown = null;
-    const { entriesPerMessage, messageBytes } = this.options;
+    const { entriesPerMessage } = this.options;
+    // Never pack past what the server takes (its max_payload, headers included): a message of
+    // one entry too large stops the shipper (WAL_ENTRY_TOO_LARGE); a packed run never should.
+    const maxPayload = this.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
+    const messageBytes = Math.min(this.options.messageBytes, maxPayload - HEADERS_ROOM);
     try {
       outer: for await (const batch of follower) {
         let i = 0;

@@ -156,7 +156,7 @@ export class NatsServers {
 }
 
 /** One server with JetStream on a loopback port. */
-export async function startNatsServer(): Promise<NatsServers> {
+export async function startNatsServer(extraConfig: string[] = []): Promise<NatsServers> {
   const root = tempDir('ringwal-nats-');
   const port = await freePort();
   const dir = path.join(root, 'n1');
@@ -170,6 +170,7 @@ export async function startNatsServer(): Promise<NatsServers> {
       `listen: "127.0.0.1:${port}"`,
       `log_file: "${path.join(dir, 'server.log')}"`,
       `jetstream { store_dir: "${path.join(dir, 'js')}" }`,
+      ...extraConfig,
       '',
     ].join('\n'),
   );

@@ -242,6 +242,35 @@ describe.skipIf(skip !== null)(`shipToJetStream on one server${skip ? ` (skipped
     expect(messages.size).toBeLessThan(1550 / 4); // packed, not one message per entry
   });
 
+  it("packs no more than the server's max_payload takes, and stops with WAL_ENTRY_TOO_LARGE for one entry past it", async () => {
+    const small = await startNatsServer(['max_payload: 8192']);
+    try {
+      const { stream, subject } = nextNames();
+      const wal = await openWal(temp.dir('ringwal-js-'));
+      await appendMany(wal, 1, 2000); // ~140 KiB: many messages of at most 8 KiB
+      const shipper = await shipToJetStream(wal, {
+        servers: small.urls,
+        stream,
+        subject,
+        createStream: true,
+        entriesPerMessage: 1024,
+        messageBytes: 1024 * 1024, // more than the server takes: packing keeps under max_payload
+      });
+      await until('2000 shipped', () => shipper.shippedLsn === 2000);
+      const stored = await readStream(small.urls, stream);
+      expect(stored.map((m) => m.lsn)).toEqual(Array.from({ length: 2000 }, (_, i) => i + 1));
+      expect(Math.max(...stored.map((m) => m.entries))).toBeGreaterThan(1);
+      // One entry larger than max_payload cannot be shipped at all: a fatal error, not a retry loop.
+      await wal.append({ blob: 'x'.repeat(10_000) });
+      await expect(shipper.closed).rejects.toMatchObject({ code: 'WAL_ENTRY_TOO_LARGE' });
+      expect(shipper.shippedLsn).toBe(2000);
+      await shipper.stop();
+      await wal.close();
+    } finally {
+      await small.destroy();
+    }
+  });
+
   it('retries publishes no stream answers (503) and ships everything once the stream is back', async () => {
     const { stream, subject } = nextNames();
     const wal = await openWal(temp.dir('ringwal-js-'));
