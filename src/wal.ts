@@ -239,12 +239,21 @@ export class Wal {
     return followSource(this.tailSource(), options, 'raw');
   }
 
+  /**
+   * @internal The ring's shared memory, for a follower in another thread of this process (the
+   * shipper's worker, src/jetstream/durable-source.ts), which only reads the writer's words
+   * (src/ring/control-reader.ts).
+   */
+  sharedRing(): SharedArrayBuffer {
+    return this.thread.sab;
+  }
+
   /** What a follower in this process follows: the durable LSN, and wake-ups as it moves. */
   private tailSource(): FollowSource {
     return {
       dir: this.dir,
       limit: () => this.control.durableLsn(),
-      changed: (lsn) => this.durableBeyond(lsn),
+      changed: (lsn, signal) => this.durableBeyond(lsn, signal),
       close: noop,
     };
   }
@@ -253,11 +262,13 @@ export class Wal {
    * Resolves true once an entry after `lsn` is durable, false once the log has closed (what
    * it made durable is all there will be); rejects with the log's error once it failed. It
    * never asks the writer for a sync. While it waits for entries to be appended, a timer
-   * keeps the process alive, as any reader waiting for data does.
+   * keeps the process alive, as any reader waiting for data does, until `signal` aborts (then it
+   * resolves true: the follower sees the abort; a stopped shipper must not hold the process).
    */
-  private async durableBeyond(lsn: number): Promise<boolean> {
+  private async durableBeyond(lsn: number, signal?: AbortSignal): Promise<boolean> {
     const appender = this.appender;
     while (this.control.durableLsn() <= lsn) {
+      if (signal?.aborted) return true;
       const failure = appender.failure;
       if (failure) {
         if (failure.code === ErrorCode.CLOSED) return false;
@@ -274,10 +285,16 @@ export class Wal {
         continue;
       }
       const keepAlive = setInterval(noop, 1 << 30);
+      let onAbort = noop;
       try {
-        await new Promise<void>((resolve) => appender.onNextPublish(resolve));
+        await new Promise<void>((resolve) => {
+          onAbort = resolve;
+          signal?.addEventListener('abort', onAbort, { once: true });
+          appender.onNextPublish(resolve);
+        });
       } finally {
         clearInterval(keepAlive);
+        signal?.removeEventListener('abort', onAbort);
       }
     }
     return true;

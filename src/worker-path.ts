@@ -4,7 +4,7 @@
  * source (tests under vitest) the workers are taken from the build in `dist/`, which the
  * test setup compiles first.
  */
-export function workerUrl(name: 'writer' | 'replay' | 'read-range'): URL {
+export function workerUrl(name: 'writer' | 'replay' | 'read-range' | 'shipper'): URL {
   const fromSource = import.meta.url.endsWith('.ts');
   return new URL(fromSource ? `../dist/workers/${name}.js` : `../workers/${name}.js`, import.meta.url);
 }

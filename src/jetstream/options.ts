@@ -94,6 +94,20 @@ export interface ShipOptions {
    * `maxReconnectAttempts: -1` itself.
    */
   connection?: Record<string, unknown>;
+  /**
+   * (A `Wal` source only.) Ship from a worker thread of this process: the reading, checking,
+   * packing and publishing run there, and the log's thread keeps only the checkpoints and the
+   * callbacks (docs/JETSTREAM.md "The shipper's thread"). Default `true` for a `Wal` source
+   * (false when `connection` holds something a worker cannot receive, such as a function:
+   * the shipper then runs in the log's thread); `true` with such a `connection`, or with a
+   * directory source, is WAL_INVALID_OPTION.
+   */
+  thread?: boolean;
+  /**
+   * Nice value of the shipper's worker thread, 0 to 19: above 0 the log's threads win the
+   * cores it shares with them. Default 0. Linux only (there it is per thread); ignored elsewhere.
+   */
+  threadNice?: number;
 }
 
 export interface FilledCreateStream {
@@ -124,6 +138,9 @@ export interface FilledShipOptions {
   pollMs: number | undefined;
   readIntervalMs: number;
   connection: Record<string, unknown>;
+  /** As given: undefined means the default (a worker thread for a `Wal` source when it can). */
+  thread: boolean | undefined;
+  threadNice: number;
 }
 
 export const SHIP_DEFAULTS = {
@@ -136,6 +153,7 @@ export const SHIP_DEFAULTS = {
   backoffMinMs: 100,
   backoffMaxMs: 5000,
   checkpointIntervalMs: 100,
+  threadNice: 0,
 } as const;
 
 const CREATE_DEFAULTS: FilledCreateStream = {
@@ -166,6 +184,8 @@ const KNOWN = new Set<string>([
   'pollMs',
   'readIntervalMs',
   'connection',
+  'thread',
+  'threadNice',
 ]);
 
 function invalid(name: string, expected: string, got: unknown): WalError {
@@ -256,6 +276,8 @@ export function checkShipOptions(options: unknown): FilledShipOptions {
   if (o.connection !== undefined && (o.connection === null || typeof o.connection !== 'object')) {
     throw invalid('connection', 'an object of connect() options', o.connection);
   }
+  if (o.thread !== undefined && typeof o.thread !== 'boolean') throw invalid('thread', 'a boolean', o.thread);
+  const threadNice = integer(o, 'threadNice', 0, 19, SHIP_DEFAULTS.threadNice);
   return {
     servers: servers as string[],
     stream: o.stream,
@@ -276,6 +298,8 @@ export function checkShipOptions(options: unknown): FilledShipOptions {
     pollMs,
     readIntervalMs,
     connection: (o.connection as Record<string, unknown> | undefined) ?? {},
+    thread: o.thread as boolean | undefined,
+    threadNice,
   };
 }
 

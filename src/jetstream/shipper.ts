@@ -27,7 +27,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode, WalError } from '../errors.js';
 import type { Follower, FollowOptions, RawEntry } from '../reader/follow.js';
-import type { Wal } from '../wal.js';
+import type { ShipProgress } from './checkpointer.js';
 import {
   HEADER_ENTRIES,
   HEADER_LOG,
@@ -42,12 +42,19 @@ import type { FilledShipOptions } from './options.js';
 import { AckedPublisher, type Answer, type Awaiting, PublishFailure } from './publisher.js';
 import { ensureStream, type LastShipped, lastShipped } from './stream.js';
 
-/** Where entries come from: an open log in this process, or a directory another process writes. */
+/**
+ * Where entries come from: an open log (in this thread, or in the main thread of a worker's
+ * process: src/jetstream/durable-source.ts), or a directory another process writes.
+ */
 export interface ShipSource {
   logId: string;
-  /** The open log (for checkpoints and its durable LSN), or null for a directory. */
-  wal: Wal | null;
   follow(options: FollowOptions): Follower<RawEntry>;
+  /** The log's durable LSN (`metrics().sourceLsn`), or null for a directory (the last entry read counts). */
+  durableLsn: (() => number) | null;
+  /** Whether the log has closed: nothing more will come, and a failed run is not retried. */
+  ended(): boolean;
+  /** Told of every new shipped LSN and of the end (the checkpointer, a worker's status), or null. */
+  progress: ShipProgress | null;
 }
 
 /** A publish awaiting its acknowledgement: entries `firstLsn..lsn`. */
@@ -136,9 +143,6 @@ export class Shipper {
   private stopping = false;
   private readonly stopController = new AbortController();
   private readonly publisher: AckedPublisher;
-  private lastCheckpointAt = Number.NEGATIVE_INFINITY;
-  private checkpointing: Promise<void> | null = null;
-  private checkpointTimer: NodeJS.Timeout | null = null;
 
   /** @internal Use `shipToJetStream`. */
   constructor(
@@ -161,8 +165,8 @@ export class Shipper {
 
   metrics(): ShipperMetrics {
     const c = this.counters;
-    const wal = this.source.wal;
-    const sourceLsn = Math.max(wal ? wal.durableLsn : this.lastRead, this.shipped);
+    const durable = this.source.durableLsn;
+    const sourceLsn = Math.max(durable ? durable() : this.lastRead, this.shipped);
     return {
       shippedLsn: this.shipped,
       sourceLsn,
@@ -174,8 +178,8 @@ export class Shipper {
       inFlightBytes: this.inFlightBytes,
       reconnects: c.reconnects,
       retries: c.retries,
-      checkpoints: c.checkpoints,
-      checkpointLsn: c.checkpointLsn,
+      checkpoints: this.source.progress?.checkpoints ?? 0,
+      checkpointLsn: this.source.progress?.checkpointLsn ?? 0,
       state: this.state,
       publishLatency: c.histogram(),
       acknowledged: c.acknowledged,
@@ -220,14 +224,14 @@ export class Shipper {
     try {
       while (!this.stopping) {
         // A closed log has nothing more to ship (its tail ended once it had delivered everything).
-        if (this.source.wal?.error?.code === ErrorCode.CLOSED) return;
+        if (this.source.ended()) return;
         let error: unknown = null;
         const before = this.shipped;
         try {
           await ensureStream(this.jsm, this.options);
           const last = await lastShipped(this.jsm, this.options.stream, this.options.subject, this.logId);
           this.shipped = last.lsn;
-          this.maybeCheckpoint();
+          this.source.progress?.shipped(this.shipped);
           const end = await this.pump(last);
           if (end === 'ended') return;
           if (end !== 'stopped') error = end.failure;
@@ -420,7 +424,7 @@ export class Shipper {
       if (head.lsn > this.shipped) this.shipped = head.lsn;
       if (run.queue.length === 0 || run.queue.length % 64 === 0) {
         this.options.onShipped?.(this.shipped);
-        this.maybeCheckpoint();
+        this.source.progress?.shipped(this.shipped);
       }
     }
     this.publisher.forget(); // answers still to come belong to nobody now
@@ -435,48 +439,11 @@ export class Shipper {
     run.changed.notify();
   }
 
-  /** Checkpoints the log at the shipped LSN, at most every checkpointIntervalMs, never backwards. */
-  private maybeCheckpoint(force = false): void {
-    const wal = this.source.wal;
-    if (!this.options.checkpoint || wal === null || this.checkpointing !== null) return;
-    const target = Math.min(this.shipped, wal.lastLsn);
-    if (target <= Math.max(wal.checkpointLsn, this.counters.checkpointLsn)) return;
-    const wait = this.lastCheckpointAt + this.options.checkpointIntervalMs - Date.now();
-    if (wait > 0 && !force) {
-      this.checkpointTimer ??= setTimeout(() => {
-        this.checkpointTimer = null;
-        this.maybeCheckpoint();
-      }, wait);
-      return;
-    }
-    this.lastCheckpointAt = Date.now();
-    this.checkpointing = wal.checkpoint(target).then(
-      () => {
-        this.counters.checkpoints++;
-        this.counters.checkpointLsn = Math.max(this.counters.checkpointLsn, target);
-        this.checkpointing = null;
-        if (!this.stopping) this.maybeCheckpoint(); // what was acknowledged meanwhile
-      },
-      (e: unknown) => {
-        this.checkpointing = null;
-        // A closed log ends the shipper by itself (its tail ends); anything else is worth a word.
-        if ((e as WalError)?.code !== ErrorCode.CLOSED) this.options.onRetry?.(e as Error);
-      },
-    );
-  }
-
   private async finish(): Promise<void> {
     this.stopping = true;
     this.state = 'stopped';
     this.follower = null;
-    if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
-    this.checkpointTimer = null;
-    await this.checkpointing;
-    const wal = this.source.wal;
-    if (this.options.checkpoint && wal !== null && wal.error === null) {
-      this.maybeCheckpoint(true);
-      await this.checkpointing;
-    }
+    await this.source.progress?.finish();
     this.publisher.close();
     await this.nc.close().catch(() => {});
   }

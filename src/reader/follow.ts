@@ -241,7 +241,7 @@ export class Follower<T extends { lsn: number }> implements AsyncGenerator<T[], 
   /** Waits until the source may have more, or the signal aborts (then true: the loop sees it). */
   private waitForMore(): Promise<boolean> {
     const signal = this.options.signal;
-    const changed = this.source.changed(this.nextLsn - 1);
+    const changed = this.source.changed(this.nextLsn - 1, signal ?? undefined);
     if (!signal) return changed;
     return new Promise<boolean>((resolve, reject) => {
       const onAbort = (): void => resolve(true);

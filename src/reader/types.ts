@@ -128,9 +128,10 @@ export interface FollowSource {
   limit(): number;
   /**
    * Resolves true once there may be more than `lsn` to deliver, false once nothing more will
-   * come (the log closed); rejects with the log's error once it failed.
+   * come (the log closed); rejects with the log's error once it failed. Once `signal` aborts it
+   * may resolve true at once, and must let go of whatever keeps the process alive for it.
    */
-  changed(lsn: number): Promise<boolean>;
+  changed(lsn: number, signal?: AbortSignal): Promise<boolean>;
   /** Releases what the source holds (watchers, timers). */
   close(): void;
 }

@@ -8,7 +8,8 @@
  * the matching DONE word, so a request is never lost and answers can be waited for with
  * `>=`. The main thread only ever stores its own words (line 0) and reads the writer's.
  */
-import { ErrorCode, fromWire, WalError, type WireError } from '../errors.js';
+import type { WalError } from '../errors.js';
+import { readWriterError } from './control-reader.js';
 import {
   ACTIVE_SEGMENT_BYTES,
   CHECKPOINT_DONE,
@@ -18,7 +19,6 @@ import {
   COMMAND,
   COMMAND_CLOSE,
   DURABLE_LSN,
-  ERROR_BYTES,
   ERROR_SET,
   ERROR_STATE,
   NOTIFY_SEQ,
@@ -114,13 +114,7 @@ export class ControlClient {
 
   /** The writer's sticky error, from the error area (once `writerFailed()`). */
   writerError(): WalError {
-    const length = Atomics.load(this.control, ERROR_BYTES);
-    try {
-      const text = new TextDecoder().decode(this.errorArea.slice(0, length));
-      return fromWire(JSON.parse(text) as WireError);
-    } catch {
-      return new WalError(ErrorCode.IO_ERROR, 'the writer failed (its error could not be read)');
-    }
+    return readWriterError(this.control, this.errorArea);
   }
 
   // ---- waiting for the writer ----

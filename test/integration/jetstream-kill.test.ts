@@ -3,7 +3,9 @@
  * stream): the stream ends up holding every acknowledged entry exactly once, in LSN order, and
  * retention driven by the shipper (`checkpoint: true` + `retention.requireCheckpoint`) never
  * deletes an entry the stream does not hold, checked after every kill. Runs alternate between one
- * entry per message and packed messages (`entriesPerMessage`), so one stream holds both.
+ * entry per message and packed messages (`entriesPerMessage`), so one stream holds both, and
+ * every other pair of runs ships from a worker thread (`thread: true`; the checkpoints are then
+ * taken by the main thread from what the worker reports) rather than from the log's thread.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { unpack } from 'msgpackr';
@@ -125,8 +127,12 @@ describe.skipIf(skip !== null)(`shipping under SIGKILL${skip ? ` (skipped: ${ski
     let retries = 0;
     const report: string[] = [];
     for (let kill = 1; kill <= KILLS; kill++) {
-      // Every other run packs entries: one stream holds both kinds of message, cut at kills.
-      const child = start('wal', dir, 'KILL', kill % 2 === 0 ? 16 : 1);
+      // Every other run packs entries: one stream holds both kinds of message, cut at kills;
+      // runs 1, 2, 5, 6, ... ship from a worker thread, 3, 4, 7, 8, ... from the log's thread.
+      const inThread = kill % 4 === 1 || kill % 4 === 2;
+      const child = start('wal', dir, 'KILL', kill % 2 === 0 ? 16 : 1, [
+        inThread ? '--thread' : '--in-process',
+      ]);
       await child.ready;
       await new Promise((r) => setTimeout(r, 50 + random() * 500));
       await child.kill();
@@ -149,10 +155,10 @@ describe.skipIf(skip !== null)(`shipping under SIGKILL${skip ? ` (skipped: ${ski
       expect(lastLsn).toBeGreaterThanOrEqual(ackedFloor);
       if (oldest > 1) deletedSome = true;
       report.push(
-        `kill ${kill}: acked ${child.acked}, stream ${streamLast}, checkpoint ${checkpoint}, oldest local ${oldest}`,
+        `kill ${kill} (${inThread ? 'thread' : 'in process'}): acked ${child.acked}, stream ${streamLast}, checkpoint ${checkpoint}, oldest local ${oldest}`,
       );
     }
-    const drain = start('drain', dir, 'KILL', 16);
+    const drain = start('drain', dir, 'KILL', 16, ['--thread']);
     const end = await drain.done;
     expect(drain.stderr()).toBe('');
     expect(end.code).toBe(0);
