@@ -6,13 +6,16 @@
  * In interleaved rounds (the machine is shared and noisy: compare the ratios within a round),
  * each run in a process of its own with a fresh log and a fresh stream:
  *   alone    — durable appends, `inFlight` outstanding (each ack issues the next), no shipper.
- *   shipped  — the same with a shipper attached: in the same process (the `Wal` as its source)
- *              or in a process of its own following the directory; one entry per message or
+ *   shipped  — the same with a shipper attached: in the log's thread (the `Wal` as its source,
+ *              `thread: false`), in a worker thread of the same process (`thread: true`, at
+ *              nice 0 and at `threadNice` 19), or in a process of its own following the
+ *              directory; one entry per message or
  *              packed (`entriesPerMessage`, `--packed`, default 1024). Also: entries the
  *              stream acknowledged during the load, and the rate from the first append until
  *              the stream held the last.
  *   steady   — an open loop with the shipper in process (after a second's warm-up): packed at
- *              half the durable append rate (the issue's load), and one entry per message at half of what that shipper
+ *              half the durable append rate (the issue's load), in the log's thread and in a
+ *              worker thread, and one entry per message (log's thread) at half of what that shipper
  *              sustained (half of the append rate would only build a backlog). Measures the lag
  *              from an entry's durable acknowledgement to the stream's acknowledgement of it
  *              (every 16th entry, read each millisecond), and the lag in entries.
@@ -43,6 +46,9 @@ const IN_FLIGHT = Number(arg('in-flight') ?? 1024);
 const CHILD = arg('child');
 /** Niceness of a directory shipper process (`--nice`). */
 const NICE = Number(arg('nice') ?? 0);
+/** Where a child's in-process shipper runs (`--thread 1`: a worker thread) and at which niceness. */
+const THREAD = arg('thread') === '1';
+const THREAD_NICE = Number(arg('thread-nice') ?? 0);
 /** Entries per message of a child's shipper (`--pack`). */
 const PACK = Number(arg('pack') ?? 1);
 /** The packed configurations' `entriesPerMessage`: a follower's batch. */
@@ -151,6 +157,8 @@ async function inProcessShipper(wal: Wal, server: string, stream: string): Promi
     subject: `${stream}.wal`,
     createStream: true,
     entriesPerMessage: PACK,
+    thread: THREAD,
+    threadNice: THREAD_NICE,
   });
   return { pid: null, shippedLsn: () => shipper.shippedLsn, stop: () => shipper.stop() };
 }
@@ -260,6 +268,8 @@ async function steady(server: string, stream: string, ratePerSec: number): Promi
     subject: `${stream}.wal`,
     createStream: true,
     entriesPerMessage: PACK,
+    thread: THREAD,
+    threadNice: THREAD_NICE,
   });
   // Every 16th entry: the time its durable acknowledgement arrived, until the stream has it.
   const acked = new Map<number, number>();
@@ -335,18 +345,43 @@ async function child(name: string): Promise<void> {
 
 /** The shipping configurations of a round: where the shipper runs, and entries per message. */
 const SHIPPERS = [
-  { key: 'wal1', title: 'in process, 1 entry/message', via: 'wal', pack: 1 },
-  { key: 'walP', title: `in process, packed (${PACK_DEFAULT})`, via: 'wal', pack: PACK_DEFAULT },
-  { key: 'dir1', title: 'directory process, 1 entry/message', via: 'dir', pack: 1 },
-  { key: 'dirP', title: `directory process, packed (${PACK_DEFAULT})`, via: 'dir', pack: PACK_DEFAULT },
+  { key: 'wal1', title: "log's thread, 1 entry/message", via: 'wal', pack: 1, thread: 0, nice: 0 },
+  {
+    key: 'walP',
+    title: `log's thread, packed (${PACK_DEFAULT})`,
+    via: 'wal',
+    pack: PACK_DEFAULT,
+    thread: 0,
+    nice: 0,
+  },
+  { key: 'thrP', title: 'worker thread, packed', via: 'wal', pack: PACK_DEFAULT, thread: 1, nice: 0 },
+  {
+    key: 'thrPn',
+    title: 'worker thread at nice 19, packed',
+    via: 'wal',
+    pack: PACK_DEFAULT,
+    thread: 1,
+    nice: 19,
+  },
+  { key: 'dir1', title: 'directory process, 1 entry/message', via: 'dir', pack: 1, thread: 0, nice: 0 },
+  {
+    key: 'dirP',
+    title: `directory process, packed (${PACK_DEFAULT})`,
+    via: 'dir',
+    pack: PACK_DEFAULT,
+    thread: 0,
+    nice: 0,
+  },
 ] as const;
 type ShipperKey = (typeof SHIPPERS)[number]['key'];
 
 interface Round {
   alone: AloneResult;
   shipped: Record<ShipperKey, ShippedResult>;
-  /** Packed, in process, at half the durable append rate. */
+  /** Packed, in the log's thread, at half the durable append rate. */
   steadyPacked: SteadyResult;
+  /** Packed, in a worker thread (nice 0), at half the durable append rate. */
+  steadyThread: SteadyResult;
   /** One entry per message, in process, at half of what that shipper sustained. */
   steadySingle: SteadyResult;
 }
@@ -381,6 +416,10 @@ async function main(): Promise<void> {
           c.via,
           '--pack',
           String(c.pack),
+          '--thread',
+          String(c.thread),
+          '--thread-nice',
+          String(c.nice),
         ]);
       }
       // The issue's load: half of the durable append rate alone.
@@ -391,6 +430,17 @@ async function main(): Promise<void> {
         String(packedRate),
         '--pack',
         String(PACK_DEFAULT),
+        '--thread',
+        '0',
+      ]);
+      const steadyThread = runChild<SteadyResult>(SCRIPT, 'steady', [
+        ...stream(),
+        '--rate',
+        String(packedRate),
+        '--pack',
+        String(PACK_DEFAULT),
+        '--thread',
+        '1',
       ]);
       const singleRate = Math.round(Math.min(alone.appendPerSec, shipped.wal1.shippedPerSecOverall) / 2);
       const steadySingle = runChild<SteadyResult>(SCRIPT, 'steady', [
@@ -399,8 +449,10 @@ async function main(): Promise<void> {
         String(singleRate),
         '--pack',
         '1',
+        '--thread',
+        '0',
       ]);
-      rows.push({ alone, shipped, steadyPacked, steadySingle });
+      rows.push({ alone, shipped, steadyPacked, steadyThread, steadySingle });
       const parts = SHIPPERS.map((c) => {
         const r = shipped[c.key];
         return `${c.title}: append ${fmt(r.appendPerSec)}/s (${fmt(r.appendPerSec / alone.appendPerSec, 3)}x), shipped ${fmt(r.shippedPerSecUnderLoad)}/s under load, ${fmt(r.shippedPerSecOverall)}/s overall (drain ${fmt(r.drainMs)} ms)`;
@@ -408,7 +460,7 @@ async function main(): Promise<void> {
       const steadyLine = (name: string, st: SteadyResult): string =>
         `steady ${name} ${fmt(st.achievedPerSec)}/s: lag p50 ${fmt(st.lagMsP50, 2)} ms, p99 ${fmt(st.lagMsP99, 2)} ms, max ${fmt(st.lagMsMax, 2)} ms, ${fmt(st.lagEntriesP99)} entries p99${st.rejected > 0 ? `, ${fmt(st.rejected)} appends refused (WAL_BACKPRESSURE)` : ''}`;
       console.log(
-        `round ${round + 1}: append alone ${fmt(alone.appendPerSec)}/s; ${parts.join('; ')}; ${steadyLine('packed', steadyPacked)}; ${steadyLine('1/message', steadySingle)}`,
+        `round ${round + 1}: append alone ${fmt(alone.appendPerSec)}/s; ${parts.join('; ')}; ${steadyLine('packed', steadyPacked)}; ${steadyLine('packed in a worker thread', steadyThread)}; ${steadyLine('1/message', steadySingle)}`,
       );
     }
   } finally {
@@ -422,8 +474,11 @@ async function main(): Promise<void> {
   );
   const row = (name: string, f: (r: Round, k: ShipperKey) => string): void =>
     console.log(`| ${name} | ${SHIPPERS.map((c) => f(rows[0], c.key)).join(' | ')} |`);
-  console.log(`| durable append, no shipper | ${m((r) => r.alone.appendPerSec)}/s | | | |`);
-  console.log(`| CPU µs per entry, no shipper | ${m((r) => r.alone.cpuUsPerEntry, 2)} | | | |`);
+  const blanks = SHIPPERS.slice(1)
+    .map(() => ' |')
+    .join('');
+  console.log(`| durable append, no shipper | ${m((r) => r.alone.appendPerSec)}/s |${blanks}`);
+  console.log(`| CPU µs per entry, no shipper | ${m((r) => r.alone.cpuUsPerEntry, 2)} |${blanks}`);
   row('durable append, shipper attached', (_, k) => `${m((r) => r.shipped[k].appendPerSec)}/s`);
   row(
     'with / without shipper',
@@ -448,9 +503,10 @@ async function main(): Promise<void> {
       `| ${name} | ${m((r) => f(r).achievedPerSec)}/s | ${m((r) => f(r).achievedPerSec / r.alone.appendPerSec, 3)}x | ${m((r) => f(r).lagMsP50, 2)} ms | **${m((r) => f(r).lagMsP99, 2)} ms** | ${m((r) => f(r).lagMsMax, 2)} ms | ${m((r) => f(r).lagEntriesP99)} |`,
     );
   console.log(
-    '\nsteady load, shipper in process: lag from the durable acknowledgement to the stream’s\n\n| | rate | of append alone | p50 | p99 | max | lag p99, entries |\n|---|--:|--:|--:|--:|--:|--:|',
+    '\nsteady load, shipper in the appending process: lag from the durable acknowledgement to the stream’s\n\n| | rate | of append alone | p50 | p99 | max | lag p99, entries |\n|---|--:|--:|--:|--:|--:|--:|',
   );
-  steadyRow('packed', (r) => r.steadyPacked);
+  steadyRow("packed, log's thread", (r) => r.steadyPacked);
+  steadyRow('packed, worker thread', (r) => r.steadyThread);
   steadyRow('1 entry/message (at half its shipping rate)', (r) => r.steadySingle);
 }
 

@@ -69,8 +69,6 @@ export class ShipperCounters {
   duplicates = 0;
   reconnects = 0;
   retries = 0;
-  checkpoints = 0;
-  checkpointLsn = 0;
   acknowledged = 0;
   latencyMsTotal = 0;
   latencyMsMax = 0;

@@ -3,6 +3,7 @@
  * entry once, in LSN order, with its bytes and headers; resuming after a stop; the stream
  * checks; options refused with typed errors.
  */
+import * as fs from 'node:fs';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { unpack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,6 +53,25 @@ function entryValue(i: number): unknown {
 async function appendMany(wal: Wal, from: number, count: number): Promise<number> {
   const lsns = await Promise.all(Array.from({ length: count }, (_, i) => wal.append(entryValue(from + i))));
   return lsns.at(-1)!;
+}
+
+/** The nice value in a /proc stat file (field 19). */
+function niceOf(statFile: string): number {
+  const stat = fs.readFileSync(statFile, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}
+
+/** The nice values of this process's threads (those still there when read). */
+function threadNiceValues(): number[] {
+  const out: number[] = [];
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      out.push(niceOf(`/proc/self/task/${tid}/stat`));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
 
 async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
@@ -450,6 +470,33 @@ describe.skipIf(skip !== null)(`shipToJetStream on one server${skip ? ` (skipped
           expect(threaded).toBeInstanceOf(ThreadShipper);
           await threaded.stop();
           await wal.close();
+        },
+      );
+
+      it.runIf(mode.once && process.platform === 'linux')(
+        'runs the worker thread at threadNice, and only that thread (Linux: per-thread nice values)',
+        async () => {
+          const { stream, subject } = nextNames();
+          const wal = await openWal(temp.dir('ringwal-js-'));
+          const before = threadNiceValues();
+          const mainNice = niceOf('/proc/self/stat');
+          const shipper = await ship(wal, {
+            servers: servers.urls,
+            stream,
+            subject,
+            createStream: true,
+            threadNice: 19,
+          });
+          await appendMany(wal, 1, 20);
+          await until('20 shipped', () => shipper.shippedLsn === 20);
+          const during = threadNiceValues();
+          await shipper.stop();
+          await wal.close();
+          expect(during.filter((n) => n === 19).length - before.filter((n) => n === 19).length).toBe(1);
+          expect(niceOf('/proc/self/stat')).toBe(mainNice); // the process (its first thread) is untouched
+          expect(threadNiceValues().filter((n) => n === 19).length).toBe(
+            before.filter((n) => n === 19).length,
+          );
         },
       );
 
