@@ -13,8 +13,12 @@
  *   });
  *   shipper.closed.catch((error) => { ... }); // a fatal error: a wrong stream, a deleted segment
  *
+ * A `Wal` is shipped from a worker thread by default (`thread`; src/jetstream/thread-shipper.ts),
+ * so that reading the log back and publishing it take nothing from the thread that appends
+ * but a notice now and then; `thread: false` runs the same shipper in the log's thread.
+ *
  * `@nats-io/jetstream` and `@nats-io/transport-node` are optional peer dependencies: importing
- * `ringwal` never loads them; only this subpath does.
+ * `ringwal` never loads them; only this subpath does (and the shipper's worker it starts).
  */
 import { ErrorCode, WalError } from './errors.js';
 import { ShipCheckpointer } from './jetstream/checkpointer.js';
