@@ -4,7 +4,7 @@
  */
 
 /** Upper bounds in µs of the publish-latency buckets, doubling from 128 µs to about 4 s. */
-const LATENCY_BUCKET_US = [
+export const LATENCY_BUCKET_US = [
   128,
   256,
   512,

@@ -19,7 +19,7 @@
  * them, so a reader that sees an LSN sees the counters of that LSN or later.
  */
 import { WalError, type WalErrorDetails } from '../errors.js';
-import type { ShipperMetrics, ShipperState } from './metrics.js';
+import { LATENCY_BUCKET_US, type ShipperMetrics, type ShipperState } from './metrics.js';
 import type { FilledShipOptions } from './options.js';
 
 const NOTICE_POSTED = 0; // Int32 index
@@ -42,8 +42,8 @@ const METRIC_FIELDS = [
 const STATES: ShipperState[] = ['connecting', 'connected', 'disconnected', 'stopped'];
 const STATE_SLOT = METRIC_FIELDS.length;
 const HISTOGRAM_SLOT = STATE_SLOT + 1;
-/** Buckets of the publish-latency histogram (src/jetstream/metrics.ts): 128 µs doubling, and Infinity. */
-const HISTOGRAM_BUCKETS = 17;
+/** Buckets of the publish-latency histogram (src/jetstream/metrics.ts). */
+const HISTOGRAM_BUCKETS = LATENCY_BUCKET_US.length;
 const SLOTS = HISTOGRAM_SLOT + HISTOGRAM_BUCKETS;
 
 export function createStatus(): SharedArrayBuffer {
@@ -105,8 +105,10 @@ export class StatusReader {
     const out = { shippedLsn } as Record<string, unknown>;
     for (let k = 0; k < METRIC_FIELDS.length; k++) out[METRIC_FIELDS[k]] = slots[k];
     out.state = STATES[slots[STATE_SLOT]] ?? 'connecting';
-    const bounds = [...Array.from({ length: HISTOGRAM_BUCKETS - 1 }, (_, k) => 128 * 2 ** k), Infinity];
-    out.publishLatency = bounds.map((underUs, k) => ({ underUs, count: slots[HISTOGRAM_SLOT + k] }));
+    out.publishLatency = LATENCY_BUCKET_US.map((underUs, k) => ({
+      underUs,
+      count: slots[HISTOGRAM_SLOT + k],
+    }));
     return out as unknown as ReturnType<StatusReader['metrics']>;
   }
 }
