@@ -33,14 +33,25 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** What the test is doing, with the time since it began: printed when it fails, to say where. */
+const progress: string[] = [];
+let began = Date.now();
+function step(what: string): void {
+  progress.push(`${((Date.now() - began) / 1000).toFixed(1)} s: ${what}`);
+}
+
 async function until(
   what: string,
   check: () => boolean | Promise<boolean>,
   timeoutMs = 30_000,
+  state: () => string = () => '',
 ): Promise<void> {
+  step(`waiting for ${what}`);
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what} ${state()}\n${progress.join('\n')}`);
+    }
     await sleep(50);
   }
 }
@@ -105,20 +116,27 @@ describe.skipIf(skip !== null)(
         onRetry: (e) => retries.push(e.message),
       });
       const appends = appendInBackground(wal);
+      began = Date.now();
+      const state = (): string => {
+        const m = shipper.metrics();
+        return `(shipped ${m.shippedLsn}, durable ${wal.durableLsn}, state ${m.state}, in flight ${m.inFlight}, retries ${m.retries}, reconnects ${m.reconnects}; last retries: ${retries.slice(-3).join(' | ')})`;
+      };
       try {
-        await until('some shipped', () => shipper.shippedLsn > 500);
+        await until('some shipped', () => shipper.shippedLsn > 500, 30_000, state);
 
         // 1. SIGKILL the stream's leader mid-run, restart it 1.5 s later.
         const leaderName = await streamLeader('R3');
         const leader = cluster.nodes.find((n) => n.name === leaderName)!;
+        step(`SIGKILL the leader ${leaderName}`);
         await leader.stop('SIGKILL');
         const atKill = shipper.shippedLsn;
         await sleep(1500);
         leader.start();
-        await until('shipping past the kill', () => shipper.shippedLsn > atKill + 500);
+        await until('shipping past the kill', () => shipper.shippedLsn > atKill + 500, 30_000, state);
         const afterLeaderKill = shipper.metrics();
 
         // 2. Stop the whole cluster for 10 s: appends go on locally, the lag grows and is reported.
+        step('stop the whole cluster');
         await cluster.stopAll();
         const outageStart = shipper.metrics();
         const ackedAtStop = appends.acked();
@@ -135,13 +153,16 @@ describe.skipIf(skip !== null)(
         // thread reports them a moment later): the shipped LSN is judged from 1 s into the outage.
         expect(during.at(-1)!.shippedLsn).toBe(during[0].shippedLsn);
         expect(during[0].shippedLsn).toBeGreaterThanOrEqual(outageStart.shippedLsn);
+        step('start the cluster again');
         cluster.startAll();
         await cluster.ready(60_000);
+        step('cluster ready');
         await appends.stop();
         await until(
           'the lag drained',
           () => shipper.metrics().lagEntries === 0 && shipper.shippedLsn === wal.lastLsn,
           60_000,
+          state,
         );
         const end = shipper.metrics();
         await shipper.stop();
@@ -165,6 +186,8 @@ describe.skipIf(skip !== null)(
         await shipper.stop();
         await wal.close().catch(() => {});
       }
-    }, 120_000);
+      // Every wait above has its own limit (their sum ~220 s), so a slow phase fails with what
+      // it waited for and the shipper's state, before the test's own limit.
+    }, 300_000);
   },
 );
