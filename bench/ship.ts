@@ -35,7 +35,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openWal, type Wal } from '../src/index.js';
-import { shipToJetStream } from '../src/jetstream.js';
+import { type ShipOptions, shipToJetStream } from '../src/jetstream.js';
 import { arg, fmt, medianOf, runChild } from './child-run.js';
 import { standardEntry } from './entry.js';
 import { closedLoop, percentile } from './measure.js';
@@ -150,13 +150,14 @@ interface ShipperHandle {
   stop(): Promise<void>;
 }
 
+/** What every shipper of a run is given (the `Wal` shippers add where they run). */
+function shipOptions(server: string, stream: string): ShipOptions {
+  return { servers: server, stream, subject: `${stream}.wal`, createStream: true, entriesPerMessage: PACK };
+}
+
 async function inProcessShipper(wal: Wal, server: string, stream: string): Promise<ShipperHandle> {
   const shipper = await shipToJetStream(wal, {
-    servers: server,
-    stream,
-    subject: `${stream}.wal`,
-    createStream: true,
-    entriesPerMessage: PACK,
+    ...shipOptions(server, stream),
     thread: THREAD,
     threadNice: THREAD_NICE,
   });
@@ -205,13 +206,7 @@ async function directoryShipper(dir: string, server: string, stream: string): Pr
 
 /** `--child ship-dir`: ships a directory until SIGTERM, printing its shipped LSN every millisecond. */
 async function shipDirectory(dir: string, server: string, stream: string): Promise<never> {
-  const shipper = await shipToJetStream(dir, {
-    servers: server,
-    stream,
-    subject: `${stream}.wal`,
-    createStream: true,
-    entriesPerMessage: PACK,
-  });
+  const shipper = await shipToJetStream(dir, shipOptions(server, stream));
   const report = (): boolean => process.stdout.write(`shipped ${shipper.shippedLsn}\n`);
   report();
   const timer = setInterval(report, 1);
@@ -263,11 +258,7 @@ async function steady(server: string, stream: string, ratePerSec: number): Promi
   const dir = logDir();
   const wal = await openWal(dir);
   const shipper = await shipToJetStream(wal, {
-    servers: server,
-    stream,
-    subject: `${stream}.wal`,
-    createStream: true,
-    entriesPerMessage: PACK,
+    ...shipOptions(server, stream),
     thread: THREAD,
     threadNice: THREAD_NICE,
   });

@@ -50,18 +50,21 @@ export function createStatus(): SharedArrayBuffer {
   return new SharedArrayBuffer(METRICS_OFFSET + SLOTS * 8);
 }
 
-/** The worker's side: stores what its shipper reports. */
-export class StatusWriter {
-  private readonly flags: Int32Array;
-  private readonly lsn: BigInt64Array;
-  private readonly slots: Float64Array;
+/** The status buffer's views, as both sides see it. */
+class StatusViews {
+  protected readonly flags: Int32Array;
+  protected readonly lsn: BigInt64Array;
+  protected readonly slots: Float64Array;
 
   constructor(status: SharedArrayBuffer) {
     this.flags = new Int32Array(status, 0, 2);
     this.lsn = new BigInt64Array(status, 0, 2);
     this.slots = new Float64Array(status, METRICS_OFFSET, SLOTS);
   }
+}
 
+/** The worker's side: stores what its shipper reports. */
+export class StatusWriter extends StatusViews {
   /** Stores `metrics` and its shipped LSN; true when a notice should be posted (none is pending). */
   store(metrics: ShipperMetrics): boolean {
     const slots = this.slots;
@@ -77,17 +80,7 @@ export class StatusWriter {
 }
 
 /** The main thread's side: reads what the worker stored. */
-export class StatusReader {
-  private readonly flags: Int32Array;
-  private readonly lsn: BigInt64Array;
-  private readonly slots: Float64Array;
-
-  constructor(status: SharedArrayBuffer) {
-    this.flags = new Int32Array(status, 0, 2);
-    this.lsn = new BigInt64Array(status, 0, 2);
-    this.slots = new Float64Array(status, METRICS_OFFSET, SLOTS);
-  }
-
+export class StatusReader extends StatusViews {
   /** Takes the pending notice (the next store posts again), then reads the LSN it is about. */
   takeNotice(): number {
     Atomics.store(this.flags, NOTICE_POSTED, 0);
